@@ -1,0 +1,358 @@
+//! The flow table: who opened what to whom, and what became of it.
+//!
+//! A flow is a bidirectional 5-tuple. Its key is canonical (the lower address/port pair first) so
+//! that both directions find the same entry with one hash lookup; counters are kept per side of
+//! the key and turned into originator/responder terms only when the flow is read out. The
+//! originator is the side that sent the first SYN, or for UDP and connections already open when the
+//! capture began, the sender of the first packet, unless that packet was clearly a reply (from a
+//! service port to an ephemeral one, or a SYN-ACK).
+//!
+//! TCP outcomes follow Zeek's `conn_state` (S0, S1, SF, REJ, ...), from a per-endpoint state machine
+//! written from Zeek's documented behaviour, and a Zeek-style `history`. A SYN with a new sequence
+//! number on a 5-tuple that already carried traffic from that side starts a new flow (port reuse);
+//! a retransmitted SYN does not.
+//!
+//! Memory grows with the number of flows only: each flow is a fixed-size record, found through an
+//! Fx-hashed index.
+
+mod state;
+
+use crate::decode::{tcp_flags, IcmpError, Packet};
+use crate::model::{Addr, IpProto};
+use rustc_hash::FxHashMap;
+pub use state::{ConnState, EndpointState, Outcome};
+
+/// A canonical bidirectional flow key: `(a, pa) <= (b, pb)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Transport protocol.
+    pub proto: IpProto,
+    /// The lower endpoint's address.
+    pub a: Addr,
+    /// The higher endpoint's address.
+    pub b: Addr,
+    /// The lower endpoint's port (ICMP: request type).
+    pub pa: u16,
+    /// The higher endpoint's port (ICMP: code).
+    pub pb: u16,
+}
+
+impl FlowKey {
+    /// The key of a packet and the side (0 = `a`, 1 = `b`) that sent it.
+    #[inline]
+    pub fn of(proto: IpProto, src: Addr, sport: u16, dst: Addr, dport: u16) -> (FlowKey, usize) {
+        if (src, sport) <= (dst, dport) {
+            (
+                FlowKey {
+                    proto,
+                    a: src,
+                    b: dst,
+                    pa: sport,
+                    pb: dport,
+                },
+                0,
+            )
+        } else {
+            (
+                FlowKey {
+                    proto,
+                    a: dst,
+                    b: src,
+                    pa: dport,
+                    pb: sport,
+                },
+                1,
+            )
+        }
+    }
+
+    /// Address and port of a side.
+    pub fn side(&self, s: usize) -> (Addr, u16) {
+        if s == 0 {
+            (self.a, self.pa)
+        } else {
+            (self.b, self.pb)
+        }
+    }
+}
+
+/// One flow, as kept in the table. Fixed size; no heap.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The canonical key.
+    pub key: FlowKey,
+    /// Which side of the key opened the flow (0 = `a`, 1 = `b`).
+    pub orig: u8,
+    /// First packet, nanoseconds since the epoch.
+    pub first_ns: i64,
+    /// Last packet.
+    pub last_ns: i64,
+    /// Packets sent by each side of the key (ICMP errors count for the side they were sent to).
+    pub packets: [u64; 2],
+    /// Wire bytes sent by each side.
+    pub bytes: [u64; 2],
+    /// Transport payload bytes sent by each side.
+    pub payload: [u64; 2],
+    /// TCP flags seen from each side (OR of all).
+    pub flags: [u8; 2],
+    /// TCP endpoint states of each side.
+    pub ep: [EndpointState; 2],
+    /// The sequence number of each side's first SYN, when seen.
+    syn_seq: [Option<u32>; 2],
+    /// History events (side, letter), in order, each at most once.
+    history: state::History,
+    /// The first ICMP unreachable (or other error) that quoted this flow.
+    pub icmp: Option<IcmpError>,
+    /// ICMP errors that quoted this flow.
+    pub icmp_count: u32,
+}
+
+impl Flow {
+    fn new(key: FlowKey, orig: u8, ts: i64) -> Flow {
+        Flow {
+            key,
+            orig,
+            first_ns: ts,
+            last_ns: ts,
+            packets: [0; 2],
+            bytes: [0; 2],
+            payload: [0; 2],
+            flags: [0; 2],
+            ep: [EndpointState::Inactive; 2],
+            syn_seq: [None; 2],
+            history: state::History::default(),
+            icmp: None,
+            icmp_count: 0,
+        }
+    }
+
+    /// The originator's side index.
+    pub fn orig_side(&self) -> usize {
+        usize::from(self.orig)
+    }
+
+    /// The responder's side index.
+    pub fn resp_side(&self) -> usize {
+        1 - usize::from(self.orig)
+    }
+
+    /// Originator address and port.
+    pub fn src(&self) -> (Addr, u16) {
+        self.key.side(self.orig_side())
+    }
+
+    /// Responder address and port.
+    pub fn dst(&self) -> (Addr, u16) {
+        self.key.side(self.resp_side())
+    }
+
+    /// Packets in both directions.
+    pub fn total_packets(&self) -> u64 {
+        self.packets[0] + self.packets[1]
+    }
+
+    /// Wire bytes in both directions.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes[0] + self.bytes[1]
+    }
+
+    /// Zeek's `history` string: upper case for the originator, lower case for the responder.
+    pub fn history(&self) -> String {
+        self.history.render(self.orig)
+    }
+
+    /// Zeek's `conn_state`.
+    pub fn conn_state(&self) -> ConnState {
+        state::conn_state(self)
+    }
+
+    /// What happened, in plain words.
+    pub fn outcome(&self) -> Outcome {
+        state::outcome(self)
+    }
+
+    #[inline]
+    fn count(&mut self, side: usize, ts: i64, wire: u32, payload: u32) {
+        self.packets[side] += 1;
+        self.bytes[side] += u64::from(wire);
+        self.payload[side] += u64::from(payload);
+        if ts < self.first_ns {
+            self.first_ns = ts;
+        }
+        if ts > self.last_ns {
+            self.last_ns = ts;
+        }
+    }
+}
+
+/// Ports on which a service listens: a packet from one of these to a port that is not one is a
+/// reply, so its receiver opened the flow.
+pub fn is_service_port(port: u16) -> bool {
+    port < 1024
+        || matches!(
+            port,
+            1433 | 1434
+                | 1521
+                | 1701
+                | 1723
+                | 1812
+                | 1813
+                | 1900
+                | 2049
+                | 2152
+                | 3268
+                | 3269
+                | 3306
+                | 3386
+                | 3389
+                | 3478
+                | 3544
+                | 4500
+                | 4789
+                | 5060
+                | 5061
+                | 5353
+                | 5355
+                | 5432
+                | 5671
+                | 5672
+                | 5985
+                | 5986
+                | 6081
+                | 6379
+                | 8080
+                | 8443
+                | 9389
+                | 11211
+                | 27017
+                | 49443
+        )
+}
+
+/// The flow table.
+#[derive(Debug, Default)]
+pub struct FlowTable {
+    index: FxHashMap<FlowKey, u32>,
+    flows: Vec<Flow>,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new() -> FlowTable {
+        FlowTable::default()
+    }
+
+    /// Number of flows (ended and live).
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Whether no flow was seen.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// Every flow, in order of creation.
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
+    /// Takes the flows out, sorted by first seen, then key (the documented output order).
+    pub fn into_sorted(self) -> Vec<Flow> {
+        let mut v = self.flows;
+        v.sort_by_key(|f| (f.first_ns, f.key, f.orig));
+        v
+    }
+
+    /// Accounts one decoded packet of `wire_len` bytes seen at `ts`.
+    #[inline]
+    pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
+        let (key, side) = FlowKey::of(p.proto, p.src, p.sport, p.dst, p.dport);
+        if let Some(err) = p.icmp_error {
+            // The error travels towards the quoted packet's sender.
+            let idx = match self.index.get(&key) {
+                Some(&i) => i as usize,
+                None => self.insert(key, side as u8, ts),
+            };
+            let f = &mut self.flows[idx];
+            f.count(1 - side, ts, wire_len, 0);
+            f.icmp_count += 1;
+            if f.icmp.is_none()
+                || (err.is_unreachable() && !f.icmp.is_some_and(|e| e.is_unreachable()))
+            {
+                f.icmp = Some(err);
+            }
+            return;
+        }
+        let is_tcp = p.proto == IpProto::TCP;
+        let bare_syn = is_tcp && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let idx = match self.index.get(&key) {
+            Some(&i) => {
+                let i = i as usize;
+                if bare_syn && self.is_reuse(i, side, p.seq) {
+                    self.insert(key, side as u8, ts)
+                } else {
+                    i
+                }
+            }
+            None => {
+                let orig = initial_originator(p, side);
+                self.insert(key, orig, ts)
+            }
+        };
+        let f = &mut self.flows[idx];
+        f.count(side, ts, wire_len, p.payload_len);
+        if is_tcp {
+            if bare_syn && f.syn_seq[side].is_none() {
+                f.syn_seq[side] = Some(p.seq);
+            }
+            f.flags[side] |= p.tcp_flags;
+            state::tcp_packet(f, side, p.tcp_flags, p.payload_len);
+        } else {
+            state::other_packet(f, side);
+        }
+    }
+
+    /// Whether a bare SYN from `side` starts a new connection on the 5-tuple of flow `i`: that side
+    /// already sent something, and not this same SYN (a retransmission keeps its sequence number).
+    fn is_reuse(&self, i: usize, side: usize, seq: u32) -> bool {
+        let f = &self.flows[i];
+        if f.packets[side] == 0 {
+            return false;
+        }
+        match f.syn_seq[side] {
+            Some(s) => s != seq,
+            None => true,
+        }
+    }
+
+    fn insert(&mut self, key: FlowKey, orig: u8, ts: i64) -> usize {
+        let idx = self.flows.len();
+        self.flows.push(Flow::new(key, orig, ts));
+        self.index.insert(key, idx as u32);
+        idx
+    }
+}
+
+/// Who opened a flow, judged from its first packet (sent by `side`).
+fn initial_originator(p: &Packet<'_>, side: usize) -> u8 {
+    let sender = side as u8;
+    let receiver = 1 - sender;
+    if p.proto == IpProto::TCP {
+        let syn = p.tcp_flags & tcp_flags::SYN != 0;
+        let ack = p.tcp_flags & tcp_flags::ACK != 0;
+        if syn && !ack {
+            return sender;
+        }
+        if syn && ack {
+            return receiver;
+        }
+    }
+    if p.proto.has_ports() && is_service_port(p.sport) && !is_service_port(p.dport) {
+        return receiver;
+    }
+    sender
+}
+
+#[cfg(test)]
+mod tests;

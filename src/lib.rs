@@ -1,0 +1,30 @@
+//! flowaudit audits network traffic against a port-and-protocol policy.
+//!
+//! The library is a pipeline that runs in one direction; each layer uses only those to its left and
+//! the shared vocabulary in [`model`] and [`error`]:
+//!
+//! - [`capture`]: where frames come from. pcap and pcapng (any byte order, resolution, several
+//!   interfaces with their own link types), gzip-compressed or not, files, folders and standard
+//!   input, recognised by content. Files are memory-mapped; frames are borrowed slices.
+//! - [`decode`]: bytes to headers. Link layers, IPv4/IPv6, tunnels, TCP/UDP/ICMP, down to the
+//!   innermost IP packet; ICMP errors are tied to the flow they quote. Never panics; counts what it
+//!   cannot decode, by reason.
+//! - [`flow`]: the flow table. Who opened what to whom, packet and byte counters per direction,
+//!   Zeek's `conn_state` and `history`, and a plain-words outcome (answered, refused, unanswered,
+//!   unreachable, midstream).
+//! - [`report`]: writers for the results (table, CSV, JSON).
+//!
+//! [`engine`] drives the pipeline over a set of inputs. The library never prints and never exits;
+//! the `flowaudit` binary parses arguments, calls it, and maps results to exit codes.
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod capture;
+pub mod decode;
+pub mod engine;
+pub mod error;
+pub mod flow;
+pub mod model;
+pub mod report;
+pub mod synth;
