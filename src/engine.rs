@@ -1,4 +1,5 @@
-//! Runs the left half of the pipeline (capture -> decode -> flow) over a set of inputs.
+//! Drives the pipeline: capture -> decode -> flow over a set of inputs, then names and roles,
+//! rules and verdicts for an audit.
 //!
 //! Captures given together are one run: they are put in the order of their first timestamp (ties by
 //! path), so that a connection split across rotated files comes out as one flow, and the result
@@ -8,9 +9,14 @@
 use std::path::PathBuf;
 
 use crate::capture::{self, CaptureSummary, Input};
-use crate::decode::{DecodeStats, Decoder};
+use crate::classify::{classify, HostTable, Inventory};
+use crate::decode::names::{NameSource, NameTable};
+use crate::decode::{dns, tls, DecodeStats, Decoder, Packet};
 use crate::error::CaptureError;
 use crate::flow::{Flow, FlowTable};
+use crate::model::{Addr, Feature, IpProto};
+use crate::rules::eval::{evaluate, AuditResult};
+use crate::rules::RuleSet;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +45,8 @@ pub struct Analysis {
     pub skipped: Vec<PathBuf>,
     /// Every flow, sorted by first seen, then key.
     pub flows: Vec<Flow>,
+    /// Host names from DNS answers, TLS server names and pcapng name resolution blocks.
+    pub names: NameTable,
 }
 
 impl Analysis {
@@ -84,15 +92,53 @@ fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis) {
     for c in opened {
         let summary = c.read(|frame| {
             if let Some(p) = decoder.decode(frame) {
-                table.add(&p, frame.ts_ns, frame.orig_len);
+                let idx = table.add(&p, frame.ts_ns, frame.orig_len);
+                inspect_payload(&p, idx, &mut table, &mut a.names);
             }
         });
+        for (addr, name) in &summary.names {
+            a.names.insert(*addr, name, NameSource::Capture);
+        }
         a.captures.push(CaptureReport {
             summary,
             decode: decoder.finish(),
         });
     }
     a.flows = table.into_sorted();
+}
+
+/// Looks into the few payloads that name hosts: DNS answers and TLS ClientHellos. Cheap checks
+/// first, so that the ordinary packet pays one or two comparisons.
+#[inline]
+fn inspect_payload(p: &Packet<'_>, idx: usize, table: &mut FlowTable, names: &mut NameTable) {
+    if p.payload.is_empty() || p.icmp_error.is_some() {
+        return;
+    }
+    if p.proto == IpProto::UDP {
+        if matches!(p.sport, 53 | 5353 | 5355) {
+            let _ = dns::parse_answers(p.payload, &mut |name, ip| {
+                names.insert(Addr::from(ip), name.as_str(), NameSource::Dns)
+            });
+        }
+    } else if p.proto == IpProto::TCP {
+        if p.sport == 53 {
+            // DNS over TCP: a 2-byte length, then the message (first segment only).
+            if let Some(msg) = p.payload.get(2..) {
+                let _ = dns::parse_answers(msg, &mut |name, ip| {
+                    names.insert(Addr::from(ip), name.as_str(), NameSource::Dns)
+                });
+            }
+        } else if tls::looks_like_client_hello(p.payload) {
+            if let Ok(hello) = tls::parse_client_hello(p.payload) {
+                if let Some(sni) = hello.sni {
+                    names.insert(p.dst, sni.as_str(), NameSource::Sni);
+                }
+                if let Some(f) = table.flow_mut(idx) {
+                    f.tls_max = f.tls_max.max(hello.max_version);
+                }
+            }
+        }
+    }
 }
 
 /// Reads every input and builds the flow table.
@@ -119,34 +165,72 @@ pub fn analyze(paths: &[PathBuf], _opts: &Options) -> Analysis {
         ka.cmp(&kb)
     });
 
-    let mut table = FlowTable::new();
-    let mut decoder = Decoder::new();
-    let mut captures = Vec::new();
+    let mut a = Analysis {
+        input_errors,
+        skipped,
+        ..Analysis::default()
+    };
+    let mut opened = Vec::new();
     for (_, _, input, kept) in order {
-        let opened = match kept {
+        let c = match kept {
             Some(c) => c,
             None => match capture::open(&input) {
                 Ok(c) => c,
                 Err(e) => {
-                    input_errors.push(e);
+                    a.input_errors.push(e);
                     continue;
                 }
             },
         };
-        let summary = opened.read(|frame| {
-            if let Some(p) = decoder.decode(frame) {
-                table.add(&p, frame.ts_ns, frame.orig_len);
-            }
-        });
-        captures.push(CaptureReport {
-            summary,
-            decode: decoder.finish(),
-        });
+        opened.push(c);
     }
-    Analysis {
-        captures,
-        input_errors,
-        skipped,
-        flows: table.into_sorted(),
+    read_in_order(opened, &mut a);
+    a
+}
+
+/// Everything an audit report needs.
+#[derive(Debug)]
+pub struct AuditReport {
+    /// What was read.
+    pub analysis: Analysis,
+    /// Hosts and their roles.
+    pub hosts: HostTable,
+    /// The verdicts.
+    pub result: AuditResult,
+    /// Where the feature list came from (`inventory FILE`, `--features`, `none given`).
+    pub features_from: String,
+    /// The rule sets in effect, as `name (N rules)`.
+    pub rulesets: Vec<String>,
+}
+
+/// Classifies the hosts of an analysis and judges its flows.
+pub fn audit(
+    analysis: Analysis,
+    rules: &RuleSet,
+    inventory: Option<&Inventory>,
+    features: &[Feature],
+    features_from: String,
+) -> AuditReport {
+    let hosts = classify(
+        &analysis.flows,
+        &analysis.names,
+        inventory,
+        &rules.endpoints,
+    );
+    let result = evaluate(&analysis.flows, &hosts, rules, features);
+    let rulesets = rules
+        .sets
+        .iter()
+        .filter_map(|s| {
+            let n = rules.rules.iter().filter(|r| r.set == s.name).count();
+            (n > 0).then(|| format!("{} ({n} rules)", s.name))
+        })
+        .collect();
+    AuditReport {
+        analysis,
+        hosts,
+        result,
+        features_from,
+        rulesets,
     }
 }

@@ -12,7 +12,11 @@
 //! - [`flow`]: the flow table. Who opened what to whom, packet and byte counters per direction,
 //!   Zeek's `conn_state` and `history`, and a plain-words outcome (answered, refused, unanswered,
 //!   unreachable, midstream).
-//! - [`report`]: writers for the results (table, CSV, JSON).
+//! - [`classify`]: names and roles. The inventory says what the auditor knows; the rest is inferred
+//!   from the services hosts answer and the names they were reached by (DNS answers, TLS SNI).
+//! - [`rules`]: rule files, checked fully before any packet is read, and the judgment of flows and
+//!   roles against them: missing, blocked, unexpected, deprecated, ok.
+//! - [`report`]: writers for the results (table, CSV, JSON), and Wireshark display filters.
 //!
 //! [`engine`] drives the pipeline over a set of inputs. The library never prints and never exits;
 //! the `flowaudit` binary parses arguments, calls it, and maps results to exit codes.
@@ -21,10 +25,13 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod classify;
 pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod flow;
 pub mod model;
 pub mod report;
+pub mod rules;
 pub mod synth;
+pub mod tomlcheck;

@@ -7,9 +7,14 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use flowaudit::classify::Inventory;
 use flowaudit::engine::{self, Options};
+use flowaudit::error::ConfigError;
+use flowaudit::model::Feature;
+use flowaudit::report::audit::AuditFormat;
 use flowaudit::report::{self, Format};
+use flowaudit::rules::{RuleSet, BASELINE};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +44,154 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Audit captures against the rule set: missing, blocked, unexpected and deprecated paths.
+    Audit {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Output format: text, json, csv.
+        #[arg(long, short = 'f', default_value = "text")]
+        format: AuditFormat,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Deprecated paths are findings too (exit 1).
+        #[arg(long)]
+        strict: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Capture files, folders (read recursively) or `-` for standard input.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Show every host of the captures with its role and the evidence for it.
+    Roles {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Output format: text or json.
+        #[arg(long, short = 'f', default_value = "text")]
+        format: AuditFormat,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Capture files, folders or `-`.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Check rule files, or list the rules in effect.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rule files (or the shipped set): every error with file, line and column.
+    Check {
+        /// Rule files or folders; none checks the shipped set.
+        paths: Vec<PathBuf>,
+    },
+    /// List the rules in effect as a table.
+    List {
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Output format: text, csv or json.
+        #[arg(long, short = 'f', default_value = "text")]
+        format: AuditFormat,
+    },
+}
+
+/// What the audit judges against: rules, inventory, features.
+#[derive(Args, Clone)]
+struct PolicyArgs {
+    /// Inventory file: deployed features and hosts with their roles.
+    #[arg(long, short = 'i')]
+    inventory: Option<PathBuf>,
+    /// Rule files or folders that replace the shipped rule set.
+    #[arg(long)]
+    rules: Vec<PathBuf>,
+    /// Rule files or folders added to the rule set.
+    #[arg(long = "add-rules")]
+    add_rules: Vec<PathBuf>,
+    /// Deployed features, comma-separated (replaces the inventory's list).
+    #[arg(long, value_delimiter = ',')]
+    features: Option<Vec<String>>,
+    /// Switch off the domain-member baseline rule set.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Switch off a rule set by name.
+    #[arg(long)]
+    disable: Vec<String>,
+    /// Switch on a rule set that is off by default.
+    #[arg(long)]
+    enable: Vec<String>,
+}
+
+/// The checked policy: built before any packet is read.
+struct Policy {
+    rules: RuleSet,
+    inventory: Option<Inventory>,
+    features: Vec<Feature>,
+    features_from: String,
+}
+
+fn config_error(e: ConfigError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+impl PolicyArgs {
+    fn load(&self) -> anyhow::Result<Policy> {
+        let mut rules = if !self.rules.is_empty() {
+            let mut paths = self.rules.clone();
+            paths.extend(self.add_rules.iter().cloned());
+            RuleSet::load(&paths).map_err(config_error)?
+        } else {
+            RuleSet::builtin_plus(&self.add_rules).map_err(config_error)?
+        };
+        let mut disable = self.disable.clone();
+        if self.no_baseline && rules.sets.iter().any(|s| s.name == BASELINE) {
+            disable.push(BASELINE.to_string());
+        }
+        rules
+            .select(&disable, &self.enable)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let inventory = match &self.inventory {
+            Some(p) => Some(Inventory::load(p).map_err(config_error)?),
+            None => None,
+        };
+        let (features, features_from) = match &self.features {
+            Some(list) => {
+                let mut out = Vec::new();
+                for f in list.iter().map(|f| f.trim()).filter(|f| !f.is_empty()) {
+                    out.push(Feature::parse(f).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--features: unknown feature '{f}' (expected one of: {})",
+                            Feature::names()
+                        )
+                    })?);
+                }
+                (out, "from --features".to_string())
+            }
+            None => match &inventory {
+                Some(inv) => (
+                    inv.features.clone(),
+                    format!("from inventory {}", inv.path.display()),
+                ),
+                None => (
+                    Vec::new(),
+                    "none given: only rules without features apply; use --inventory or --features"
+                        .to_string(),
+                ),
+            },
+        };
+        Ok(Policy {
+            rules,
+            inventory,
+            features,
+            features_from,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -106,5 +259,142 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(2)
             })
         }
+        Command::Audit {
+            policy,
+            format,
+            output,
+            strict,
+            threads,
+            paths,
+        } => {
+            // Every configuration file is checked before a single packet is read.
+            let p = policy.load()?;
+            let mut out = open_output(&output)?;
+            let analysis = engine::analyze(&paths, &Options { threads });
+            for e in &analysis.input_errors {
+                eprintln!("error: {e}");
+            }
+            let input_failed = !analysis.input_errors.is_empty();
+            let r = engine::audit(
+                analysis,
+                &p.rules,
+                p.inventory.as_ref(),
+                &p.features,
+                p.features_from,
+            );
+            report::audit::write(&r, format, strict, &mut out)?;
+            out.flush()?;
+            Ok(if input_failed {
+                ExitCode::from(2)
+            } else if r.result.fails(strict) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Roles {
+            policy,
+            format,
+            threads,
+            paths,
+        } => {
+            let p = policy.load()?;
+            let analysis = engine::analyze(&paths, &Options { threads });
+            for e in &analysis.input_errors {
+                eprintln!("error: {e}");
+            }
+            let input_failed = !analysis.input_errors.is_empty();
+            let r = engine::audit(
+                analysis,
+                &p.rules,
+                p.inventory.as_ref(),
+                &p.features,
+                p.features_from,
+            );
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            match format {
+                AuditFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &report::audit::hosts_json(&r.hosts))?;
+                    writeln!(out)?;
+                }
+                _ => {
+                    writeln!(out, "{:<40} {:<24} {:<9} evidence", "host", "roles", "unit")?;
+                    for h in r.hosts.hosts.values() {
+                        if h.roles.is_empty() {
+                            continue;
+                        }
+                        let roles: Vec<&str> = h.role_list().iter().map(|r| r.as_str()).collect();
+                        let first = h
+                            .roles
+                            .values()
+                            .flatten()
+                            .next()
+                            .cloned()
+                            .unwrap_or_default();
+                        writeln!(
+                            out,
+                            "{:<40} {:<24} {:<9} {first}",
+                            h.addr.to_string(),
+                            roles.join("+"),
+                            if h.unit.is_some_and(|u| r.hosts.units[u].from_inventory) {
+                                "inventory"
+                            } else {
+                                "inferred"
+                            },
+                        )?;
+                        for e in h.roles.values().flatten().skip(1).take(3) {
+                            writeln!(out, "{:<40} {:<24} {:<9} {e}", "", "", "")?;
+                        }
+                    }
+                    let unknown = r
+                        .hosts
+                        .hosts
+                        .values()
+                        .filter(|h| h.roles.is_empty())
+                        .count();
+                    writeln!(out, "({unknown} other hosts have no role)")?;
+                }
+            }
+            out.flush()?;
+            Ok(if input_failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Rules { command } => match command {
+            RulesCommand::Check { paths } => {
+                let res = if paths.is_empty() {
+                    Ok(RuleSet::builtin())
+                } else {
+                    RuleSet::load(&paths)
+                };
+                match res {
+                    Ok(rs) => {
+                        println!(
+                            "ok: {} rules, {} endpoint patterns, {} address ranges, {} background entries in {} rule set(s)",
+                            rs.rules.len(),
+                            rs.endpoints.names.len(),
+                            rs.endpoints.ranges.len(),
+                            rs.background.len(),
+                            rs.sets.len()
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        eprintln!("{} error(s)", e.diagnostics.len());
+                        Ok(ExitCode::from(2))
+                    }
+                }
+            }
+            RulesCommand::List { policy, format } => {
+                let p = policy.load()?;
+                let mut out = io::BufWriter::new(io::stdout().lock());
+                report::rules::write(&p.rules, &p.features, format, &mut out)?;
+                out.flush()?;
+                Ok(ExitCode::SUCCESS)
+            }
+        },
     }
 }

@@ -236,6 +236,206 @@ impl fmt::Debug for Addr {
     }
 }
 
+/// An address range in CIDR notation (`10.1.0.0/28`, `fd00::/64`), or a single address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cidr {
+    /// The network address (host bits cleared).
+    pub addr: Addr,
+    /// Prefix length in bits.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR/LEN` or a bare address (a /32 or /128).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let ip: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{a}' is not an IPv4 or IPv6 address"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("'{p}' is not a prefix length (0 to {max})"))?,
+            None => max,
+        };
+        let mut addr = Addr::from(ip);
+        let bits = if ip.is_ipv4() { 4 } else { 16 };
+        for i in 0..bits {
+            let keep = (u32::from(prefix)).saturating_sub(i as u32 * 8).min(8);
+            let mask = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+            addr.bytes[i] &= mask;
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether the range contains an address.
+    pub fn contains(&self, a: &Addr) -> bool {
+        if a.v6 != self.addr.v6 {
+            return false;
+        }
+        let full = usize::from(self.prefix / 8);
+        if a.bytes[..full] != self.addr.bytes[..full] {
+            return false;
+        }
+        let rest = self.prefix % 8;
+        rest == 0 || (a.bytes[full] >> (8 - rest)) == (self.addr.bytes[full] >> (8 - rest))
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Addr {
+    /// Whether this is a multicast or broadcast address (never a flow anyone opened on purpose).
+    pub fn is_multicast_or_broadcast(&self) -> bool {
+        if self.v6 {
+            self.bytes[0] == 0xff
+        } else {
+            self.bytes[0] & 0xf0 == 0xe0 || self.bytes[..4] == [255, 255, 255, 255]
+        }
+    }
+}
+
+/// Declares a closed vocabulary parsed once at the boundary: an enum with its kebab-case names.
+macro_rules! vocabulary {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vm])* $v,)* }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+
+            /// The name used in files and reports.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+
+            /// Parses a name; `None` for anything else.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$v),)* _ => None }
+            }
+
+            /// All names, for error messages.
+            pub fn names() -> String {
+                $name::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What a host is, on premises or in the cloud (DECISIONS 14).
+    Role {
+        /// Azure AD Connect sync server.
+        Connect = "connect",
+        /// Domain controller.
+        Dc = "dc",
+        /// AD FS federation server.
+        Adfs = "adfs",
+        /// Web Application Proxy.
+        Wap = "wap",
+        /// Pass-through authentication agent on its own host.
+        PtaAgent = "pta-agent",
+        /// A user reaching the WAP.
+        User = "user",
+        /// Azure AD sign-in and sync.
+        Aad = "aad",
+        /// Certificate revocation (CRL, OCSP).
+        Crl = "crl",
+        /// Azure AD Connect Health.
+        Health = "health",
+        /// Azure Service Bus.
+        Servicebus = "servicebus",
+        /// The pass-through authentication service and connector updates.
+        PtaCloud = "pta-cloud",
+        /// A host with no role.
+        Unknown = "unknown",
+    }
+}
+
+impl Role {
+    /// Whether this is a cloud role (named by DNS, SNI or address ranges).
+    pub fn is_cloud(self) -> bool {
+        matches!(
+            self,
+            Role::Aad | Role::Crl | Role::Health | Role::Servicebus | Role::PtaCloud
+        )
+    }
+
+    /// Whether this is one of the on-premises servers whose traffic the audit judges both ways.
+    pub fn is_server(self) -> bool {
+        matches!(
+            self,
+            Role::Connect | Role::Adfs | Role::Wap | Role::PtaAgent
+        )
+    }
+}
+
+vocabulary! {
+    /// A deployment feature that switches rules on.
+    Feature {
+        /// Password hash synchronisation.
+        PasswordHashSync = "password-hash-sync",
+        /// Pass-through authentication.
+        PassThroughAuth = "pass-through-auth",
+        /// Seamless single sign-on.
+        SeamlessSso = "seamless-sso",
+        /// Federation with AD FS and WAP.
+        Federation = "federation",
+        /// AD FS installed with a group managed service account by the Connect wizard.
+        AdfsGmsa = "adfs-gmsa",
+        /// LDAP over TLS to the domain controllers.
+        Ldaps = "ldaps",
+        /// Certificate authentication through the WAP.
+        CertAuth = "cert-auth",
+        /// Password writeback.
+        PasswordWriteback = "password-writeback",
+        /// Connect Health agent on the Connect server and AD FS servers.
+        HealthAgent = "health-agent",
+        /// Connect Health agent for AD DS on domain controllers.
+        HealthAgentAdds = "health-agent-adds",
+    }
+}
+
+vocabulary! {
+    /// How much a rule matters.
+    Level {
+        /// Used continuously by a healthy deployment: absent means missing.
+        Required = "required",
+        /// Used at install or configuration time only: absent is not a finding.
+        Setup = "setup",
+        /// Allowed, never required.
+        Optional = "optional",
+        /// Allowed but outdated: reported as a warning.
+        Deprecated = "deprecated",
+    }
+}
+
 /// Formats nanoseconds since the Unix epoch as RFC 3339 in UTC with nanoseconds
 /// (`2026-01-15T09:00:00.000000000Z`).
 pub fn format_rfc3339_ns(ns: i64) -> String {
@@ -285,6 +485,30 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(format_rfc3339_ns(-1), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn cidr_contains_exactly_its_range() {
+        let c = Cidr::parse("10.1.0.0/28").unwrap();
+        assert!(c.contains(&Addr::v4([10, 1, 0, 15])));
+        assert!(!c.contains(&Addr::v4([10, 1, 0, 16])));
+        let c = Cidr::parse("20.190.128.0/18").unwrap();
+        assert!(c.contains(&Addr::v4([20, 190, 191, 255])));
+        assert!(!c.contains(&Addr::v4([20, 190, 192, 0])));
+        let c = Cidr::parse("fd00::2").unwrap();
+        assert_eq!(c.prefix, 128);
+        assert!(c.contains(&Addr::from("fd00::2".parse::<IpAddr>().unwrap())));
+        assert!(!c.contains(&Addr::v4([0, 0, 0, 0])));
+        let c = Cidr::parse("2603:1006:2000::/48").unwrap();
+        assert!(c.contains(&Addr::from(
+            "2603:1006:2000:5::1".parse::<IpAddr>().unwrap()
+        )));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("dc01").is_err());
+        assert_eq!(
+            Cidr::parse("10.1.2.3/24").unwrap().to_string(),
+            "10.1.2.0/24"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod dns;
 mod frag;
 mod ip;
 mod link;
+pub mod names;
 pub mod tls;
 
 use crate::capture::Frame;

@@ -105,6 +105,9 @@ pub struct Flow {
     pub icmp: Option<IcmpError>,
     /// ICMP errors that quoted this flow.
     pub icmp_count: u32,
+    /// The highest TLS version a ClientHello from the originator offered (wire code, 0 = none
+    /// seen), from the legacy version and the supported_versions extension.
+    pub tls_max: u16,
 }
 
 impl Flow {
@@ -123,6 +126,7 @@ impl Flow {
             history: state::History::default(),
             icmp: None,
             icmp_count: 0,
+            tls_max: 0,
         }
     }
 
@@ -264,9 +268,14 @@ impl FlowTable {
         v
     }
 
-    /// Accounts one decoded packet of `wire_len` bytes seen at `ts`.
+    /// A flow by the index [`FlowTable::add`] returned, to annotate it.
+    pub fn flow_mut(&mut self, idx: usize) -> Option<&mut Flow> {
+        self.flows.get_mut(idx)
+    }
+
+    /// Accounts one decoded packet of `wire_len` bytes seen at `ts`; returns the index of its flow.
     #[inline]
-    pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
+    pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) -> usize {
         let (key, side) = FlowKey::of(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some(err) = p.icmp_error {
             // The error travels towards the quoted packet's sender.
@@ -282,7 +291,7 @@ impl FlowTable {
             {
                 f.icmp = Some(err);
             }
-            return;
+            return idx;
         }
         let is_tcp = p.proto == IpProto::TCP;
         let bare_syn = is_tcp && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
@@ -311,6 +320,7 @@ impl FlowTable {
         } else {
             state::other_packet(f, side);
         }
+        idx
     }
 
     /// Whether a bare SYN from `side` starts a new connection on the 5-tuple of flow `i`: that side

@@ -4,7 +4,9 @@
 //! the human and CSV formats and into the document in JSON. Every writer takes an `io::Write`, so
 //! the binary chooses where output goes and tests capture it in memory.
 
+pub mod audit;
 pub mod flows;
+pub mod rules;
 
 use crate::engine::{Analysis, CaptureReport};
 use crate::model::format_rfc3339_ns;
