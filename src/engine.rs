@@ -13,6 +13,7 @@ use crate::classify::{classify, HostTable, Inventory};
 use crate::decode::names::{NameSource, NameTable};
 use crate::decode::{dns, tls, DecodeStats, Decoder, Packet};
 use crate::error::CaptureError;
+use crate::flow::edge::{Edge, EdgeTable};
 use crate::flow::{Flow, FlowTable};
 use crate::model::{Addr, Feature, IpProto};
 use crate::rules::eval::{evaluate, AuditResult};
@@ -23,6 +24,8 @@ use crate::rules::RuleSet;
 pub struct Options {
     /// Worker threads (`None`: all cores).
     pub threads: Option<usize>,
+    /// Fold ended flows into per-edge totals (the audit) instead of keeping every flow.
+    pub fold: bool,
 }
 
 /// What was read from one capture and what could not be decoded in it.
@@ -43,8 +46,10 @@ pub struct Analysis {
     pub input_errors: Vec<CaptureError>,
     /// Files inside folders that were skipped because they are not captures.
     pub skipped: Vec<PathBuf>,
-    /// Every flow, sorted by first seen, then key.
+    /// Every flow, sorted by first seen, then key (empty when flows were folded).
     pub flows: Vec<Flow>,
+    /// Per-edge totals, sorted by key (only when flows were folded).
+    pub edges: Vec<Edge>,
     /// Host names from DNS answers, TLS server names and pcapng name resolution blocks.
     pub names: NameTable,
 }
@@ -62,7 +67,7 @@ pub fn analyze_bytes(data: &[u8]) -> Analysis {
     let run = |c: Result<capture::OpenCapture, CaptureError>| {
         let mut a = Analysis::default();
         match c {
-            Ok(c) => read_in_order(vec![c], &mut a),
+            Ok(c) => read_in_order(vec![c], &mut a, false),
             Err(e) => a.input_errors.push(e),
         }
         a
@@ -86,25 +91,84 @@ pub fn analyze_bytes(data: &[u8]) -> Analysis {
 }
 
 /// Reads already opened captures, in the given order, into one flow table.
-fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis) {
-    let mut table = FlowTable::new();
-    let mut decoder = Decoder::new();
+fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis, fold: bool) {
+    let mut session = if fold {
+        Session::folding()
+    } else {
+        Session::new()
+    };
     for c in opened {
-        let summary = c.read(|frame| {
-            if let Some(p) = decoder.decode(frame) {
-                let idx = table.add(&p, frame.ts_ns, frame.orig_len);
-                inspect_payload(&p, idx, &mut table, &mut a.names);
-            }
-        });
-        for (addr, name) in &summary.names {
-            a.names.insert(*addr, name, NameSource::Capture);
-        }
-        a.captures.push(CaptureReport {
-            summary,
-            decode: decoder.finish(),
-        });
+        let summary = c.read(|frame| session.push(frame));
+        a.captures.push(session.end_capture(summary));
     }
-    a.flows = table.into_sorted();
+    if fold {
+        let (edges, names) = session.finish_edges();
+        a.edges = edges;
+        a.names.merge(&names);
+    } else {
+        let (flows, names) = session.finish();
+        a.flows = flows;
+        a.names.merge(&names);
+    }
+}
+
+/// The per-packet work, frame by frame: decode, account in the flow table, look for names. File
+/// readers and live capture both feed a session, so both give the same results.
+#[derive(Debug, Default)]
+pub struct Session {
+    decoder: Decoder,
+    table: FlowTable,
+    names: NameTable,
+}
+
+impl Session {
+    /// An empty session that keeps every flow.
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// An empty session that folds ended flows into per-edge totals (bounded memory).
+    pub fn folding() -> Session {
+        Session {
+            table: FlowTable::folding(),
+            ..Session::default()
+        }
+    }
+
+    /// Accounts one frame.
+    #[inline]
+    pub fn push(&mut self, frame: &capture::Frame<'_>) {
+        if let Some(p) = self.decoder.decode(frame) {
+            let idx = self.table.add(&p, frame.ts_ns, frame.orig_len);
+            inspect_payload(&p, idx, &mut self.table, &mut self.names);
+        }
+    }
+
+    /// Flows so far (for status lines).
+    pub fn flow_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Closes one capture's accounting: its decode counts, and the names its file carried.
+    pub fn end_capture(&mut self, summary: CaptureSummary) -> CaptureReport {
+        for (addr, name) in &summary.names {
+            self.names.insert(*addr, name, NameSource::Capture);
+        }
+        CaptureReport {
+            summary,
+            decode: self.decoder.finish(),
+        }
+    }
+
+    /// The flows (sorted) and names.
+    pub fn finish(self) -> (Vec<Flow>, NameTable) {
+        (self.table.into_sorted(), self.names)
+    }
+
+    /// The per-edge totals (sorted) and names.
+    pub fn finish_edges(self) -> (Vec<Edge>, NameTable) {
+        (self.table.into_edges(), self.names)
+    }
 }
 
 /// Looks into the few payloads that name hosts: DNS answers and TLS ClientHellos. Cheap checks
@@ -142,7 +206,7 @@ fn inspect_payload(p: &Packet<'_>, idx: usize, table: &mut FlowTable, names: &mu
 }
 
 /// Reads every input and builds the flow table.
-pub fn analyze(paths: &[PathBuf], _opts: &Options) -> Analysis {
+pub fn analyze(paths: &[PathBuf], opts: &Options) -> Analysis {
     let (inputs, mut input_errors, skipped) = capture::expand_paths(paths);
 
     // Put the captures in time order. Files are opened once to find their first timestamp and
@@ -184,7 +248,7 @@ pub fn analyze(paths: &[PathBuf], _opts: &Options) -> Analysis {
         };
         opened.push(c);
     }
-    read_in_order(opened, &mut a);
+    read_in_order(opened, &mut a, opts.fold);
     a
 }
 
@@ -211,13 +275,17 @@ pub fn audit(
     features: &[Feature],
     features_from: String,
 ) -> AuditReport {
+    let mut analysis = analysis;
+    if analysis.edges.is_empty() && !analysis.flows.is_empty() {
+        analysis.edges = EdgeTable::from_flows(&analysis.flows).into_sorted();
+    }
     let hosts = classify(
-        &analysis.flows,
+        &analysis.edges,
         &analysis.names,
         inventory,
         &rules.endpoints,
     );
-    let result = evaluate(&analysis.flows, &hosts, rules, features);
+    let result = evaluate(&analysis.edges, &hosts, rules, features);
     let rulesets = rules
         .sets
         .iter()

@@ -3,6 +3,8 @@
 //! Exit codes: 0 fine; 1 findings (audit); 2 usage error, invalid rules or inventory, or an input
 //! that could not be read as a capture at all. A broken pipe on standard output is not an error.
 
+mod live_cmd;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +80,8 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Capture live from an interface, then print the same audit report as `audit`.
+    Live(live_cmd::LiveArgs),
     /// Check rule files, or list the rules in effect.
     Rules {
         #[command(subcommand)]
@@ -104,7 +108,7 @@ enum RulesCommand {
 
 /// What the audit judges against: rules, inventory, features.
 #[derive(Args, Clone)]
-struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     /// Inventory file: deployed features and hosts with their roles.
     #[arg(long, short = 'i')]
     inventory: Option<PathBuf>,
@@ -129,7 +133,7 @@ struct PolicyArgs {
 }
 
 /// The checked policy: built before any packet is read.
-struct Policy {
+pub(crate) struct Policy {
     rules: RuleSet,
     inventory: Option<Inventory>,
     features: Vec<Feature>,
@@ -141,7 +145,7 @@ fn config_error(e: ConfigError) -> anyhow::Error {
 }
 
 impl PolicyArgs {
-    fn load(&self) -> anyhow::Result<Policy> {
+    pub(crate) fn load(&self) -> anyhow::Result<Policy> {
         let mut rules = if !self.rules.is_empty() {
             let mut paths = self.rules.clone();
             paths.extend(self.add_rules.iter().cloned());
@@ -225,7 +229,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
+pub(crate) fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
             |e| anyhow::anyhow!("cannot create output file {}: {e}", p.display()),
@@ -243,7 +247,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
         } => {
             let mut out = open_output(&output)?;
-            let analysis = engine::analyze(&paths, &Options { threads });
+            let analysis = engine::analyze(
+                &paths,
+                &Options {
+                    threads,
+                    fold: false,
+                },
+            );
             if matches!(format, Format::Table | Format::Csv) {
                 report::write_capture_summaries(&analysis, &mut io::stderr().lock())?;
             } else {
@@ -270,7 +280,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Every configuration file is checked before a single packet is read.
             let p = policy.load()?;
             let mut out = open_output(&output)?;
-            let analysis = engine::analyze(&paths, &Options { threads });
+            let analysis = engine::analyze(
+                &paths,
+                &Options {
+                    threads,
+                    fold: true,
+                },
+            );
             for e in &analysis.input_errors {
                 eprintln!("error: {e}");
             }
@@ -299,7 +315,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
         } => {
             let p = policy.load()?;
-            let analysis = engine::analyze(&paths, &Options { threads });
+            let analysis = engine::analyze(
+                &paths,
+                &Options {
+                    threads,
+                    fold: true,
+                },
+            );
             for e in &analysis.input_errors {
                 eprintln!("error: {e}");
             }
@@ -362,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Live(args) => live_cmd::run(args),
         Command::Rules { command } => match command {
             RulesCommand::Check { paths } => {
                 let res = if paths.is_empty() {

@@ -22,7 +22,7 @@ pub mod inventory;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decode::names::{NameEntry, NameTable};
-use crate::flow::{Flow, Outcome};
+use crate::flow::edge::Edge;
 use crate::model::{Addr, IpProto, Role};
 pub use endpoints::{EndpointMap, NamePattern};
 pub use inventory::{AddrSpec, Inventory, InventoryHost};
@@ -107,21 +107,16 @@ fn dc_service(proto: IpProto, port: u16) -> Option<&'static str> {
     }
 }
 
-fn answered(f: &Flow) -> bool {
-    f.outcome() == Outcome::Answered
-        || (f.outcome() == Outcome::Midstream && f.packets[f.resp_side()] > 0)
-}
-
-/// Gives every address of the flows its roles.
+/// Gives every address of the edges its roles.
 pub fn classify(
-    flows: &[Flow],
+    edges: &[Edge],
     names: &NameTable,
     inventory: Option<&Inventory>,
     endpoints: &EndpointMap,
 ) -> HostTable {
     let mut t = HostTable::default();
-    for f in flows {
-        for a in [f.key.a, f.key.b] {
+    for e in edges {
+        for a in [e.key.orig, e.key.resp] {
             t.hosts.entry(a).or_insert_with(|| Host {
                 addr: a,
                 roles: BTreeMap::new(),
@@ -220,16 +215,15 @@ pub fn classify(
     };
     // Domain controllers and WAPs, from the services they answer.
     let mut evidence: Vec<(Addr, Role, String)> = Vec::new();
-    for f in flows {
-        if !answered(f) {
+    for e in edges {
+        if e.answered_flows == 0 {
             continue;
         }
-        let (resp, port) = f.dst();
-        let (orig, _) = f.src();
-        if let Some(svc) = dc_service(f.key.proto, port) {
+        let (orig, resp, port) = (e.key.orig, e.key.resp, e.key.port);
+        if let Some(svc) = dc_service(e.key.proto, port) {
             evidence.push((resp, Role::Dc, format!("answered {svc} from {orig}")));
         }
-        if f.key.proto == IpProto::TCP && port == 49443 {
+        if e.key.proto == IpProto::TCP && port == 49443 {
             evidence.push((resp, Role::Wap, format!("answered 49443/tcp from {orig}")));
         }
     }
@@ -239,13 +233,12 @@ pub fn classify(
     let mut to_dc_ldap: BTreeMap<Addr, Addr> = BTreeMap::new();
     let mut to_aad: BTreeMap<Addr, Addr> = BTreeMap::new();
     let mut to_pta: BTreeMap<Addr, Addr> = BTreeMap::new();
-    for f in flows {
-        let (orig, _) = f.src();
-        let (resp, port) = f.dst();
+    for e in edges {
+        let (orig, resp, port) = (e.key.orig, e.key.resp, e.key.port);
         if port == 389 && t.has(&resp, Role::Dc) {
             to_dc_ldap.entry(orig).or_insert(resp);
         }
-        if f.key.proto == IpProto::TCP && port == 443 {
+        if e.key.proto == IpProto::TCP && port == 443 {
             if t.has(&resp, Role::Aad) {
                 to_aad.entry(orig).or_insert(resp);
             }
@@ -277,18 +270,20 @@ pub fn classify(
 
     // AD FS behind a WAP, then users of the WAP.
     let mut evidence = Vec::new();
-    for f in flows {
-        let (orig, _) = f.src();
-        let (resp, port) = f.dst();
-        if f.key.proto == IpProto::TCP && port == 443 && t.has(&orig, Role::Wap) && answered(f) {
+    for e in edges {
+        let (orig, resp, port) = (e.key.orig, e.key.resp, e.key.port);
+        if e.key.proto == IpProto::TCP
+            && port == 443
+            && t.has(&orig, Role::Wap)
+            && e.answered_flows > 0
+        {
             evidence.push((resp, Role::Adfs, format!("answered 443 from wap {orig}")));
         }
     }
     add_evidence(&mut t, evidence, &free);
     let mut evidence = Vec::new();
-    for f in flows {
-        let (orig, _) = f.src();
-        let (resp, port) = f.dst();
+    for e in edges {
+        let (orig, resp, port) = (e.key.orig, e.key.resp, e.key.port);
         if t.has(&resp, Role::Wap) && t.hosts.get(&orig).is_some_and(|h| h.roles.is_empty()) {
             evidence.push((
                 orig,

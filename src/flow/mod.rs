@@ -15,6 +15,7 @@
 //! Memory grows with the number of flows only: each flow is a fixed-size record, found through an
 //! Fx-hashed index.
 
+pub mod edge;
 mod state;
 
 use crate::decode::{tcp_flags, IcmpError, Packet};
@@ -233,17 +234,105 @@ pub fn is_service_port(port: u16) -> bool {
         )
 }
 
+/// How long a TCP flow lingers after both sides closed (or one reset) before a packet on its
+/// 5-tuple starts a new flow, in folding mode.
+pub const CLOSED_LINGER_NS: i64 = 5_000_000_000;
+/// How long a TCP flow may be idle before it is taken as ended, in folding mode.
+pub const TCP_IDLE_NS: i64 = 300_000_000_000;
+/// How long a UDP (or other) flow may be idle before it is taken as ended, in folding mode.
+pub const UDP_IDLE_NS: i64 = 120_000_000_000;
+/// Packets between two sweeps for ended flows, in folding mode.
+const SWEEP_EVERY: u32 = 1 << 16;
+
+/// Whether a flow has ended by time `now` (folding mode): closed and lingered, or idle too long.
+pub fn has_ended(f: &Flow, now: i64) -> bool {
+    let idle = now.saturating_sub(f.last_ns);
+    if f.key.proto == IpProto::TCP {
+        let closed = f.ep.contains(&EndpointState::Reset)
+            || f.ep.iter().all(|e| *e == EndpointState::Closed);
+        idle > if closed {
+            CLOSED_LINGER_NS
+        } else {
+            TCP_IDLE_NS
+        }
+    } else {
+        idle > UDP_IDLE_NS
+    }
+}
+
+/// Folding mode: ended flows go into per-edge totals.
+#[derive(Debug, Default)]
+struct Folding {
+    edges: edge::EdgeTable,
+    now: i64,
+    since_sweep: u32,
+}
+
 /// The flow table.
+///
+/// In the default mode every flow is kept until the end (the `flows` command lists them all, and
+/// agrees with tshark's conversations). In folding mode (the audit, live capture) a flow that has
+/// ended is folded into its edge's totals and dropped, so memory follows the number of flows open
+/// at once plus the number of edges; a packet on the 5-tuple of an ended flow starts a new flow.
 #[derive(Debug, Default)]
 pub struct FlowTable {
     index: FxHashMap<FlowKey, u32>,
     flows: Vec<Flow>,
+    folding: Option<Folding>,
+    /// A slot freed by a folded flow, for the next insert to reuse.
+    free_slot: Option<usize>,
 }
 
 impl FlowTable {
-    /// An empty table.
+    /// An empty table that keeps every flow.
     pub fn new() -> FlowTable {
         FlowTable::default()
+    }
+
+    /// An empty table that folds ended flows into per-edge totals.
+    pub fn folding() -> FlowTable {
+        FlowTable {
+            folding: Some(Folding::default()),
+            ..FlowTable::default()
+        }
+    }
+
+    /// Folds every flow that has ended by `now` into its edge (folding mode only).
+    pub fn sweep(&mut self, now: i64) {
+        let Some(fold) = self.folding.as_mut() else {
+            return;
+        };
+        let mut i = self.flows.len();
+        while i > 0 {
+            i -= 1;
+            if !has_ended(&self.flows[i], now) {
+                continue;
+            }
+            fold.edges.absorb(&self.flows[i]);
+            let gone = self.flows.swap_remove(i);
+            if self.index.get(&gone.key) == Some(&(i as u32)) {
+                self.index.remove(&gone.key);
+            }
+            if let Some(moved) = self.flows.get(i) {
+                let last = self.flows.len() as u32;
+                if let Some(slot) = self.index.get_mut(&moved.key) {
+                    if *slot == last {
+                        *slot = i as u32;
+                    }
+                }
+            }
+        }
+        fold.since_sweep = 0;
+    }
+
+    /// Ends the table in folding mode: every flow folded, the edges sorted by key. In the default
+    /// mode, the flows are folded all the same.
+    pub fn into_edges(mut self) -> Vec<edge::Edge> {
+        let mut edges = self.folding.take().map(|f| f.edges).unwrap_or_default();
+        for f in &self.flows {
+            edges.absorb(f);
+        }
+        edges.into_sorted()
     }
 
     /// Number of flows (ended and live).
@@ -276,11 +365,19 @@ impl FlowTable {
     /// Accounts one decoded packet of `wire_len` bytes seen at `ts`; returns the index of its flow.
     #[inline]
     pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) -> usize {
+        if let Some(fold) = self.folding.as_mut() {
+            fold.now = fold.now.max(ts);
+            fold.since_sweep += 1;
+            if fold.since_sweep >= SWEEP_EVERY {
+                let now = fold.now;
+                self.sweep(now);
+            }
+        }
         let (key, side) = FlowKey::of(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some(err) = p.icmp_error {
             // The error travels towards the quoted packet's sender.
-            let idx = match self.index.get(&key) {
-                Some(&i) => i as usize,
+            let idx = match self.live_index(&key, ts) {
+                Some(i) => i,
                 None => self.insert(key, side as u8, ts),
             };
             let f = &mut self.flows[idx];
@@ -295,9 +392,8 @@ impl FlowTable {
         }
         let is_tcp = p.proto == IpProto::TCP;
         let bare_syn = is_tcp && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let idx = match self.index.get(&key) {
-            Some(&i) => {
-                let i = i as usize;
+        let idx = match self.live_index(&key, ts) {
+            Some(i) => {
                 if bare_syn && self.is_reuse(i, side, p.seq) {
                     self.insert(key, side as u8, ts)
                 } else {
@@ -336,9 +432,42 @@ impl FlowTable {
         }
     }
 
+    /// The flow a packet of `key` at `ts` belongs to, if one is open. In folding mode a flow that
+    /// has ended is folded first, so the packet starts a new one.
+    #[inline]
+    fn live_index(&mut self, key: &FlowKey, ts: i64) -> Option<usize> {
+        let i = *self.index.get(key)? as usize;
+        if let Some(fold) = self.folding.as_mut() {
+            if has_ended(&self.flows[i], ts) {
+                fold.edges.absorb(&self.flows[i]);
+                self.index.remove(key);
+                // The slot is reused by the flow `insert` is about to create.
+                self.free_slot = Some(i);
+                return None;
+            }
+        }
+        Some(i)
+    }
+
     fn insert(&mut self, key: FlowKey, orig: u8, ts: i64) -> usize {
-        let idx = self.flows.len();
-        self.flows.push(Flow::new(key, orig, ts));
+        let flow = Flow::new(key, orig, ts);
+        let idx = if let Some(fold) = self.folding.as_mut() {
+            // Folding mode keeps one flow per key: a flow replaced by port reuse is folded now.
+            if let Some(&old) = self.index.get(&key) {
+                fold.edges.absorb(&self.flows[old as usize]);
+                self.flows[old as usize] = flow;
+                old as usize
+            } else if let Some(slot) = self.free_slot.take() {
+                self.flows[slot] = flow;
+                slot
+            } else {
+                self.flows.push(flow);
+                self.flows.len() - 1
+            }
+        } else {
+            self.flows.push(flow);
+            self.flows.len() - 1
+        };
         self.index.insert(key, idx as u32);
         idx
     }

@@ -228,3 +228,72 @@ fn flows_come_out_in_first_seen_order() {
     assert_eq!(f[0].first_ns, 100);
     assert_eq!(f[1].first_ns, 500);
 }
+
+#[test]
+fn folding_mode_starts_a_new_flow_after_a_closed_connection_lingered() {
+    let script = [
+        (true, SYN, 0u32, 1000u32),
+        (false, SYN | ACK, 0, 9000),
+        (true, ACK, 0, 1001),
+        (true, FIN | ACK, 0, 1001),
+        (false, FIN | ACK, 0, 9001),
+    ];
+    let mut t = FlowTable::folding();
+    for (i, &(c, f, l, seq)) in script.iter().enumerate() {
+        t.add(&pkt(c, IpProto::TCP, f, l, seq), i as i64, 60);
+    }
+    // A late ACK ten seconds later: a new (mid-stream) flow, the old one folded.
+    t.add(&pkt(true, IpProto::TCP, ACK, 0, 1002), 10_000_000_000, 60);
+    assert_eq!(t.len(), 1, "one flow open");
+    let edges = t.into_edges();
+    assert_eq!(edges.len(), 1);
+    let e = &edges[0];
+    assert_eq!(e.all().flows, 2);
+    assert_eq!(e.all().packets, 6);
+    assert_eq!(e.outcome(Outcome::Answered).flows, 1);
+    assert_eq!(e.key.port, 389);
+    assert_eq!(e.key.orig.to_string(), "10.1.0.10");
+}
+
+#[test]
+fn sweeping_folds_idle_flows_and_keeps_the_index_right() {
+    let mut t = FlowTable::folding();
+    let mk = |sport: u16| {
+        let mut p = pkt(true, IpProto::UDP, 0, 10, 0);
+        p.sport = sport;
+        p
+    };
+    t.add(&mk(1000), 0, 60);
+    t.add(&mk(1001), 200_000_000_000, 60);
+    t.add(&mk(1002), 0, 60);
+    // At 250 s the flows last seen at 0 s have been idle beyond the UDP timeout.
+    t.sweep(250_000_000_000);
+    assert_eq!(t.len(), 1);
+    // The survivor is still found: one more packet joins it rather than making a new flow.
+    t.add(&mk(1001), 250_000_000_000, 60);
+    assert_eq!(t.len(), 1);
+    let edges = t.into_edges();
+    let total: u64 = edges.iter().map(|e| e.all().flows).sum();
+    assert_eq!(total, 3);
+    let packets: u64 = edges.iter().map(|e| e.all().packets).sum();
+    assert_eq!(packets, 4);
+}
+
+#[test]
+fn folded_edges_equal_the_sum_of_their_flows() {
+    let script = [(true, SYN, 0u32), (false, RST | ACK, 0), (true, SYN, 0)];
+    let flows = run(&script);
+    let mut t = FlowTable::folding();
+    for (i, &(c, f, l)) in script.iter().enumerate() {
+        t.add(
+            &pkt(c, IpProto::TCP, f, l, if c { 1000 } else { 9000 }),
+            i as i64 * 1000,
+            60 + l,
+        );
+    }
+    let edges = t.into_edges();
+    let from_flows = edge::EdgeTable::from_flows(&flows).into_sorted();
+    assert_eq!(edges.len(), from_flows.len());
+    assert_eq!(edges[0].all(), from_flows[0].all());
+    assert_eq!(edges[0].failed().flows, 1);
+}

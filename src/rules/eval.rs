@@ -24,7 +24,8 @@ use std::fmt;
 
 use super::{Rule, RuleSet};
 use crate::classify::{Host, HostTable};
-use crate::flow::{Flow, Outcome};
+use crate::flow::edge::{Edge, Totals, OUTCOMES};
+use crate::flow::Outcome;
 use crate::model::{format_rfc3339_ns, Addr, Feature, IpProto, Level, Role};
 
 /// The kinds of verdict, in report order (worst first).
@@ -165,25 +166,9 @@ impl AuditResult {
     }
 }
 
-#[derive(Default)]
-struct Acc {
-    rule: Option<usize>,
-    from_role: String,
-    to_role: String,
-    connections: u64,
-    packets: u64,
-    bytes: u64,
-    first: Option<i64>,
-    last: Option<i64>,
-    outcomes: BTreeMap<&'static str, u64>,
-    evidence: BTreeSet<String>,
-}
-
-type GroupKey = (Kind, String, Addr, Addr, u8, u16);
-
-/// Judges flows and required paths.
+/// Judges edges and required paths.
 pub fn evaluate(
-    flows: &[Flow],
+    edges: &[Edge],
     hosts: &HostTable,
     rules: &RuleSet,
     features: &[Feature],
@@ -193,42 +178,41 @@ pub fn evaluate(
         features: features.to_vec(),
         ..AuditResult::default()
     };
-    let mut groups: BTreeMap<GroupKey, Acc> = BTreeMap::new();
     let mut present: BTreeSet<(usize, usize)> = BTreeSet::new();
 
-    for f in flows {
-        let (s, _) = f.src();
-        let (d, dport) = f.dst();
-        if let Some(bg) = background(f, rules) {
+    for e in edges {
+        let (s, d, dport) = (e.key.orig, e.key.resp, e.key.port);
+        let all = e.all();
+        if let Some(bg) = background(e, rules) {
             let b = res.background.entry(bg).or_default();
-            b.flows += 1;
-            b.packets += f.total_packets();
+            b.flows += all.flows;
+            b.packets += all.packets;
             continue;
         }
         let (Some(sh), Some(dh)) = (hosts.get(&s), hosts.get(&d)) else {
             continue;
         };
         if sh.ignored.is_some() || dh.ignored.is_some() {
-            res.ignored += 1;
+            res.ignored += all.flows;
             continue;
         }
         if !judged(sh, dh) {
-            res.not_judged += 1;
+            res.not_judged += all.flows;
             continue;
         }
-        res.judged += 1;
+        res.judged += all.flows;
 
         let mut allowing: Vec<(usize, Role, Role)> = Vec::new();
         let mut deprecated: Vec<(usize, Role, Role)> = Vec::new();
         for (i, r) in enabled.iter().enumerate() {
-            if !r.proto.admits(f.key.proto) || !r.ports.contains(dport) {
+            if !r.proto.admits(e.key.proto) || !r.ports.contains(dport) {
                 continue;
             }
             let (Some(fr), Some(tr)) = (role_match(&r.from, sh), role_match(&r.to, dh)) else {
                 continue;
             };
             if let Some(below) = r.tls_below {
-                if f.tls_max == 0 || f.tls_max >= below {
+                if e.tls_below(below).is_none_or(|t| t.flows == 0) {
                     continue;
                 }
             }
@@ -243,65 +227,69 @@ pub fn evaluate(
                 present.insert((*i, u));
             }
         }
-        let outcome = f.outcome();
-        let proto = f.key.proto.0;
         if let Some(&(i, fr, tr)) = allowing
             .iter()
             .min_by_key(|(i, _, _)| (level_rank(enabled[*i].level), *i))
         {
-            let kind = if outcome.is_failure() {
-                Kind::Blocked
-            } else {
-                Kind::Ok
-            };
-            let key = (kind, enabled[i].id.clone(), s, d, proto, dport);
-            add(&mut groups, key, Some(i), fr.as_str(), tr.as_str(), f);
-        }
-        for &(i, fr, tr) in &deprecated {
-            let key = (Kind::Deprecated, enabled[i].id.clone(), s, d, proto, dport);
-            let acc = add(&mut groups, key, Some(i), fr.as_str(), tr.as_str(), f);
-            if enabled[i].tls_below.is_some() {
-                acc.evidence.insert(format!(
-                    "TLS ClientHello offered at most {}",
-                    tls_name(f.tls_max)
-                ));
+            let failed = e.failed();
+            if failed.flows > 0 {
+                let mut f = finding(
+                    Kind::Blocked,
+                    Some(enabled[i]),
+                    fr.as_str(),
+                    tr.as_str(),
+                    e,
+                    &failed,
+                );
+                f.outcomes = outcome_counts(e, true);
+                f.evidence = failure_evidence(e);
+                res.findings.push(f);
+            }
+            let ok = e.succeeded();
+            if ok.flows > 0 {
+                let mut f = finding(Kind::Ok, Some(enabled[i]), fr.as_str(), tr.as_str(), e, &ok);
+                f.outcomes = outcome_counts(e, false);
+                f.explanation = None;
+                res.findings.push(f);
             }
         }
-        if allowing.is_empty() && deprecated.is_empty() {
-            let key = (Kind::Unexpected, String::new(), s, d, proto, dport);
-            add(&mut groups, key, None, &roles_str(sh), &roles_str(dh), f);
+        for &(i, fr, tr) in &deprecated {
+            let r = enabled[i];
+            let totals = match r.tls_below.and_then(|b| e.tls_below(b)) {
+                Some(t) => *t,
+                None => all,
+            };
+            let mut f = finding(
+                Kind::Deprecated,
+                Some(r),
+                fr.as_str(),
+                tr.as_str(),
+                e,
+                &totals,
+            );
+            f.outcomes = outcome_counts_all(e);
+            if r.tls_below.is_some() {
+                f.evidence.push(format!(
+                    "TLS ClientHello offered at most {}",
+                    tls_name(e.tls_lowest)
+                ));
+            }
+            f.evidence.extend(failure_evidence(e));
+            res.findings.push(f);
         }
-    }
-
-    for ((kind, _, s, d, proto, port), acc) in groups {
-        let rule = acc.rule.map(|i| enabled[i]);
-        res.findings.push(Finding {
-            kind,
-            rule: rule.map(|r| r.id.clone()),
-            source: rule.map(source_of).unwrap_or_default(),
-            level: rule.map(|r| r.level),
-            service: rule.map(|r| r.service.clone()).unwrap_or_default(),
-            description: rule.map(|r| r.description.clone()).unwrap_or_default(),
-            from_role: acc.from_role,
-            to_role: acc.to_role,
-            proto: IpProto(proto).name().into_owned(),
-            port: port.to_string(),
-            from_addrs: vec![s],
-            to_addrs: vec![d],
-            unit: None,
-            connections: acc.connections,
-            packets: acc.packets,
-            bytes: acc.bytes,
-            first_ns: acc.first,
-            last_ns: acc.last,
-            outcomes: acc.outcomes,
-            evidence: acc.evidence.into_iter().take(6).collect(),
-            explanation: if kind == Kind::Ok {
-                None
-            } else {
-                rule.and_then(|r| r.explanation.clone())
-            },
-        });
+        if allowing.is_empty() && deprecated.is_empty() {
+            let mut f = finding(
+                Kind::Unexpected,
+                None,
+                &roles_str(sh),
+                &roles_str(dh),
+                e,
+                &all,
+            );
+            f.outcomes = outcome_counts_all(e);
+            f.evidence = failure_evidence(e);
+            res.findings.push(f);
+        }
     }
 
     // Required and setup paths that no unit of the initiating role attempted.
@@ -409,70 +397,97 @@ pub fn evaluate(
     res
 }
 
-fn add<'g>(
-    groups: &'g mut BTreeMap<GroupKey, Acc>,
-    key: GroupKey,
-    rule: Option<usize>,
+/// A finding for an edge, with the totals of the flows it is about.
+fn finding(
+    kind: Kind,
+    rule: Option<&Rule>,
     from_role: &str,
     to_role: &str,
-    f: &Flow,
-) -> &'g mut Acc {
-    let acc = groups.entry(key).or_insert_with(|| Acc {
-        rule,
+    e: &Edge,
+    t: &Totals,
+) -> Finding {
+    Finding {
+        kind,
+        rule: rule.map(|r| r.id.clone()),
+        source: rule.map(source_of).unwrap_or_default(),
+        level: rule.map(|r| r.level),
+        service: rule.map(|r| r.service.clone()).unwrap_or_default(),
+        description: rule.map(|r| r.description.clone()).unwrap_or_default(),
         from_role: from_role.to_string(),
         to_role: to_role.to_string(),
-        ..Acc::default()
-    });
-    acc.connections += 1;
-    acc.packets += f.total_packets();
-    acc.bytes += f.total_bytes();
-    acc.first = Some(acc.first.map_or(f.first_ns, |x| x.min(f.first_ns)));
-    acc.last = Some(acc.last.map_or(f.last_ns, |x| x.max(f.last_ns)));
-    let outcome = f.outcome();
-    *acc.outcomes.entry(outcome.as_str()).or_default() += 1;
-    if outcome.is_failure() && acc.evidence.len() < 6 {
-        acc.evidence.insert(failure_evidence(f, outcome));
+        proto: e.key.proto.name().into_owned(),
+        port: e.key.port.to_string(),
+        from_addrs: vec![e.key.orig],
+        to_addrs: vec![e.key.resp],
+        unit: None,
+        connections: t.flows,
+        packets: t.packets,
+        bytes: t.bytes,
+        first_ns: t.first_ns,
+        last_ns: t.last_ns,
+        outcomes: BTreeMap::new(),
+        evidence: Vec::new(),
+        explanation: rule.and_then(|r| r.explanation.clone()),
     }
-    acc
 }
 
-/// How an attempt failed, in words an auditor can check in Wireshark.
-fn failure_evidence(f: &Flow, outcome: Outcome) -> String {
-    let o = f.orig_side();
-    let secs = (f.last_ns - f.first_ns) as f64 / 1e9;
-    match outcome {
-        Outcome::Refused => format!(
-            "refused by RST ({}) at {}",
-            f.conn_state(),
-            format_rfc3339_ns(f.first_ns)
-        ),
-        Outcome::Unreachable => match f.icmp {
-            Some(e) => format!(
-                "ICMP{} {}/{} ({}) from {}",
-                if e.v6 { "v6" } else { "" },
-                e.kind,
-                e.code,
-                icmp_meaning(e.v6, e.kind, e.code),
-                e.reporter
+fn outcome_counts(e: &Edge, failed: bool) -> BTreeMap<&'static str, u64> {
+    OUTCOMES
+        .iter()
+        .filter(|o| o.is_failure() == failed)
+        .map(|o| (o.as_str(), e.outcome(*o).flows))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+fn outcome_counts_all(e: &Edge) -> BTreeMap<&'static str, u64> {
+    OUTCOMES
+        .iter()
+        .map(|o| (o.as_str(), e.outcome(*o).flows))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// How the edge's attempts failed, in words an auditor can check in Wireshark.
+fn failure_evidence(e: &Edge) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in e.failures.iter().flatten() {
+        let secs = (f.last_ns - f.first_ns) as f64 / 1e9;
+        let s = match f.outcome {
+            Outcome::Refused => format!(
+                "refused by RST ({}) at {}",
+                f.state,
+                format_rfc3339_ns(f.first_ns)
             ),
-            None => "unreachable".into(),
-        },
-        _ => {
-            if f.key.proto == IpProto::TCP {
+            Outcome::Unreachable => match f.icmp {
+                Some(i) => format!(
+                    "ICMP{} {}/{} ({}) from {}",
+                    if i.v6 { "v6" } else { "" },
+                    i.kind,
+                    i.code,
+                    icmp_meaning(i.v6, i.kind, i.code),
+                    i.reporter
+                ),
+                None => "unreachable".into(),
+            },
+            _ => {
+                let what = if e.key.proto == IpProto::TCP {
+                    "SYN attempt"
+                } else {
+                    "datagram"
+                };
                 format!(
-                    "unanswered: {} SYN attempt{} over {secs:.1} s, no reply",
-                    f.packets[o],
-                    if f.packets[o] == 1 { "" } else { "s" }
-                )
-            } else {
-                format!(
-                    "unanswered: {} datagram{} over {secs:.1} s, no reply",
-                    f.packets[o],
-                    if f.packets[o] == 1 { "" } else { "s" }
+                    "unanswered: {} {what}{} over {secs:.1} s, no reply",
+                    f.orig_packets,
+                    if f.orig_packets == 1 { "" } else { "s" }
                 )
             }
+        };
+        if !out.contains(&s) {
+            out.push(s);
         }
     }
+    out
 }
 
 /// What an ICMP destination-unreachable code means.
@@ -497,7 +512,8 @@ pub fn icmp_meaning(v6: bool, kind: u8, code: u8) -> &'static str {
     }
 }
 
-fn tls_name(v: u16) -> &'static str {
+/// The name of a TLS version's wire code.
+pub fn tls_name(v: u16) -> &'static str {
     match v {
         0x0300 => "SSL 3.0",
         0x0301 => "TLS 1.0",
@@ -552,15 +568,14 @@ fn judged(s: &Host, d: &Host) -> bool {
     onprem_origin || server_resp || user_to_role
 }
 
-/// The background kind of a flow, if it is known background.
-fn background(f: &Flow, rules: &RuleSet) -> Option<String> {
-    let p = f.key.proto;
+/// The background kind of an edge, if it is known background.
+fn background(e: &Edge, rules: &RuleSet) -> Option<String> {
+    let p = e.key.proto;
     if p == IpProto::IGMP {
         return Some("IGMP".into());
     }
     if p == IpProto::ICMPV6 {
-        let nd = |t: u16| (130..=143).contains(&t);
-        return Some(if nd(f.key.pa) || nd(f.key.pb) {
+        return Some(if (130..=143).contains(&e.key.port) {
             "ICMPv6 neighbour discovery and MLD".into()
         } else {
             "ICMP messages (ping and others)".into()
@@ -569,15 +584,12 @@ fn background(f: &Flow, rules: &RuleSet) -> Option<String> {
     if p == IpProto::ICMP {
         return Some("ICMP messages (ping and others)".into());
     }
-    let (d, _) = f.dst();
-    if d.is_multicast_or_broadcast() {
+    if e.key.resp.is_multicast_or_broadcast() {
         return Some("multicast and broadcast".into());
     }
-    let (_, sp) = f.src();
-    let (_, dp) = f.dst();
     rules
         .background
         .iter()
-        .find(|b| b.proto.admits(p) && (b.ports.contains(dp) || b.ports.contains(sp)))
+        .find(|b| b.proto.admits(p) && b.ports.contains(e.key.port))
         .map(|b| b.name.clone())
 }

@@ -1,0 +1,290 @@
+//! Per-edge totals: everything the audit needs of the flows from one host to another on one
+//! service, folded together.
+//!
+//! An edge is (transport, originator address, responder address, responder port). Ended flows are
+//! folded into their edge and dropped from the flow table, so that an audit of a week of traffic
+//! holds one record per edge and the flows still open, never one per connection. Totals are kept
+//! per outcome, so that a blocked finding counts only the failed attempts and an ok finding only
+//! the answered ones.
+
+use super::{ConnState, Flow, Outcome};
+use crate::decode::IcmpError;
+use crate::model::{Addr, IpProto};
+use rustc_hash::FxHashMap;
+
+/// The key of an edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EdgeKey {
+    /// Transport.
+    pub proto: IpProto,
+    /// Who opened the flows.
+    pub orig: Addr,
+    /// Who answered (or should have).
+    pub resp: Addr,
+    /// The responder's port (ICMP: request type).
+    pub port: u16,
+}
+
+/// Totals of the flows of one outcome (or one TLS class).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Flows.
+    pub flows: u64,
+    /// Packets, both directions.
+    pub packets: u64,
+    /// Wire bytes, both directions.
+    pub bytes: u64,
+    /// First packet of the first flow.
+    pub first_ns: Option<i64>,
+    /// Last packet of the last flow.
+    pub last_ns: Option<i64>,
+}
+
+impl Totals {
+    fn add_flow(&mut self, f: &Flow) {
+        self.flows += 1;
+        self.packets += f.total_packets();
+        self.bytes += f.total_bytes();
+        self.first_ns = Some(self.first_ns.map_or(f.first_ns, |x| x.min(f.first_ns)));
+        self.last_ns = Some(self.last_ns.map_or(f.last_ns, |x| x.max(f.last_ns)));
+    }
+
+    /// Adds other totals.
+    pub fn merge(&mut self, o: &Totals) {
+        self.flows += o.flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        self.first_ns = match (self.first_ns, o.first_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ns = match (self.last_ns, o.last_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// How one failed attempt failed: kept for a few flows per edge, as evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    /// Refused, unanswered or unreachable.
+    pub outcome: Outcome,
+    /// Zeek state of the flow.
+    pub state: ConnState,
+    /// First packet.
+    pub first_ns: i64,
+    /// Last packet.
+    pub last_ns: i64,
+    /// Packets the originator sent (attempts).
+    pub orig_packets: u64,
+    /// The ICMP error, if one came back.
+    pub icmp: Option<IcmpError>,
+}
+
+/// TLS versions against which hellos are classed: flows whose ClientHello offered nothing at or
+/// above 1.1, 1.2, 1.3.
+pub const TLS_CLASSES: [u16; 3] = [0x0302, 0x0303, 0x0304];
+
+/// Failures kept per edge.
+const FAILURE_SAMPLES: usize = 4;
+
+/// One edge's totals.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// The key.
+    pub key: EdgeKey,
+    /// Totals by outcome, indexed by [`Outcome`] order (answered, refused, unanswered,
+    /// unreachable, midstream).
+    pub by_outcome: [Totals; 5],
+    /// Flows in which the responder sent something back.
+    pub answered_flows: u64,
+    /// Totals of flows whose hello offered nothing at or above each of [`TLS_CLASSES`].
+    pub tls_below: [Totals; 3],
+    /// The lowest "highest version offered" among the flows' ClientHellos (0: none seen).
+    pub tls_lowest: u16,
+    /// A few failed attempts, as evidence.
+    pub failures: [Option<Failure>; FAILURE_SAMPLES],
+}
+
+fn outcome_index(o: Outcome) -> usize {
+    match o {
+        Outcome::Answered => 0,
+        Outcome::Refused => 1,
+        Outcome::Unanswered => 2,
+        Outcome::Unreachable => 3,
+        Outcome::Midstream => 4,
+    }
+}
+
+/// Outcomes in index order.
+pub const OUTCOMES: [Outcome; 5] = [
+    Outcome::Answered,
+    Outcome::Refused,
+    Outcome::Unanswered,
+    Outcome::Unreachable,
+    Outcome::Midstream,
+];
+
+impl Edge {
+    fn new(key: EdgeKey) -> Edge {
+        Edge {
+            key,
+            by_outcome: [Totals::default(); 5],
+            answered_flows: 0,
+            tls_below: [Totals::default(); 3],
+            tls_lowest: 0,
+            failures: [None; FAILURE_SAMPLES],
+        }
+    }
+
+    /// The edge key of a flow.
+    pub fn key_of(f: &Flow) -> EdgeKey {
+        let (orig, _) = f.src();
+        let (resp, port) = f.dst();
+        EdgeKey {
+            proto: f.key.proto,
+            orig,
+            resp,
+            port,
+        }
+    }
+
+    /// Folds one flow in.
+    pub fn absorb(&mut self, f: &Flow) {
+        let o = f.outcome();
+        self.by_outcome[outcome_index(o)].add_flow(f);
+        if f.packets[f.resp_side()] > f.icmp_count as u64 && o != Outcome::Refused {
+            self.answered_flows += 1;
+        }
+        if f.tls_max != 0 {
+            self.tls_lowest = if self.tls_lowest == 0 {
+                f.tls_max
+            } else {
+                self.tls_lowest.min(f.tls_max)
+            };
+            for (i, &c) in TLS_CLASSES.iter().enumerate() {
+                if f.tls_max < c {
+                    self.tls_below[i].add_flow(f);
+                }
+            }
+        }
+        if o.is_failure() {
+            if let Some(slot) = self.failures.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(Failure {
+                    outcome: o,
+                    state: f.conn_state(),
+                    first_ns: f.first_ns,
+                    last_ns: f.last_ns,
+                    orig_packets: f.packets[f.orig_side()],
+                    icmp: f.icmp,
+                });
+            }
+        }
+    }
+
+    /// Totals of one outcome.
+    pub fn outcome(&self, o: Outcome) -> &Totals {
+        &self.by_outcome[outcome_index(o)]
+    }
+
+    /// Totals of every flow.
+    pub fn all(&self) -> Totals {
+        let mut t = Totals::default();
+        for x in &self.by_outcome {
+            t.merge(x);
+        }
+        t
+    }
+
+    /// Totals of the failed flows (refused, unanswered, unreachable).
+    pub fn failed(&self) -> Totals {
+        let mut t = Totals::default();
+        for o in [Outcome::Refused, Outcome::Unanswered, Outcome::Unreachable] {
+            t.merge(self.outcome(o));
+        }
+        t
+    }
+
+    /// Totals of the flows that did not fail (answered, midstream).
+    pub fn succeeded(&self) -> Totals {
+        let mut t = *self.outcome(Outcome::Answered);
+        t.merge(self.outcome(Outcome::Midstream));
+        t
+    }
+
+    /// Totals of flows whose hello offered nothing at or above `version` (one of [`TLS_CLASSES`]).
+    pub fn tls_below(&self, version: u16) -> Option<&Totals> {
+        TLS_CLASSES
+            .iter()
+            .position(|&c| c == version)
+            .map(|i| &self.tls_below[i])
+    }
+
+    /// Adds another edge's totals (same key).
+    pub fn merge(&mut self, o: &Edge) {
+        for (a, b) in self.by_outcome.iter_mut().zip(&o.by_outcome) {
+            a.merge(b);
+        }
+        for (a, b) in self.tls_below.iter_mut().zip(&o.tls_below) {
+            a.merge(b);
+        }
+        self.answered_flows += o.answered_flows;
+        if o.tls_lowest != 0 && (self.tls_lowest == 0 || o.tls_lowest < self.tls_lowest) {
+            self.tls_lowest = o.tls_lowest;
+        }
+        for f in o.failures.iter().flatten() {
+            if let Some(slot) = self.failures.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(*f);
+            }
+        }
+    }
+}
+
+/// Edges by key.
+#[derive(Debug, Default, Clone)]
+pub struct EdgeTable {
+    edges: FxHashMap<EdgeKey, Edge>,
+}
+
+impl EdgeTable {
+    /// An empty table.
+    pub fn new() -> EdgeTable {
+        EdgeTable::default()
+    }
+
+    /// Folds a flow into its edge.
+    pub fn absorb(&mut self, f: &Flow) {
+        let k = Edge::key_of(f);
+        self.edges
+            .entry(k)
+            .or_insert_with(|| Edge::new(k))
+            .absorb(f);
+    }
+
+    /// Number of edges.
+    pub fn len(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.edges.is_empty()
+    }
+
+    /// The edges, sorted by key.
+    pub fn into_sorted(self) -> Vec<Edge> {
+        let mut v: Vec<Edge> = self.edges.into_values().collect();
+        v.sort_by_key(|e| e.key);
+        v
+    }
+
+    /// Folds every flow of a list.
+    pub fn from_flows(flows: &[Flow]) -> EdgeTable {
+        let mut t = EdgeTable::new();
+        for f in flows {
+            t.absorb(f);
+        }
+        t
+    }
+}
