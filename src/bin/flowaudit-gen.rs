@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write every sample capture.
+    /// Write every sample capture (and the audit samples' inventories).
     Samples {
         /// Output directory (created if missing).
         #[arg(long, default_value = "samples")]
@@ -35,7 +35,8 @@ enum Command {
     },
     /// Write one sample capture.
     Sample {
-        /// Sample name (see `flowaudit-gen samples`; currently: basic).
+        /// Sample name: basic, healthy-phs-sso, blocked-paths, servicebus-5671,
+        /// unexpected-traffic or federation-missing-wap-adfs.
         name: String,
         /// Output directory (created if missing).
         #[arg(long, default_value = "samples")]

@@ -62,6 +62,29 @@ pub fn mac_for_ip(ip: IpAddr) -> Mac {
     }
 }
 
+/// The Ethernet broadcast address.
+pub const BROADCAST_MAC: Mac = [0xff; 6];
+
+/// Destination MAC of a frame sent to a broadcast or multicast address.
+///
+/// IPv4 multicast maps to `01:00:5e` plus the group's low 23 bits (RFC
+/// 1112), IPv6 multicast to `33:33` plus its low 32 bits (RFC 2464); any
+/// other address (the limited broadcast or a subnet's directed broadcast,
+/// which only the caller can recognise) gets [`BROADCAST_MAC`].
+pub fn group_mac(ip: IpAddr) -> Mac {
+    match ip {
+        IpAddr::V4(a) if a.is_multicast() => {
+            let o = a.octets();
+            [0x01, 0x00, 0x5e, o[1] & 0x7f, o[2], o[3]]
+        }
+        IpAddr::V6(a) if a.is_multicast() => {
+            let o = a.octets();
+            [0x33, 0x33, o[12], o[13], o[14], o[15]]
+        }
+        _ => BROADCAST_MAC,
+    }
+}
+
 /// How frames are encapsulated below IP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Encap {
@@ -947,6 +970,16 @@ mod tests {
     fn mac_derivation() {
         assert_eq!(mac_for_ip(v4(10, 1, 0, 2)), [2, 0, 10, 1, 0, 2]);
         assert_eq!(mac_for_ip("fd00::2".parse().unwrap()), [2, 6, 0, 0, 0, 2]);
+        assert_eq!(group_mac(v4(224, 0, 0, 252)), [1, 0, 0x5e, 0, 0, 0xfc]);
+        assert_eq!(
+            group_mac(v4(239, 255, 255, 250)),
+            [1, 0, 0x5e, 0x7f, 0xff, 0xfa]
+        );
+        assert_eq!(
+            group_mac("ff02::1:3".parse().unwrap()),
+            [0x33, 0x33, 0, 1, 0, 3]
+        );
+        assert_eq!(group_mac(v4(10, 1, 0, 255)), BROADCAST_MAC);
         let flags = TcpFlags::SYN | TcpFlags::ACK;
         assert!(flags.contains(TcpFlags::ACK) && !flags.contains(TcpFlags::FIN));
     }

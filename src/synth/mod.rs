@@ -19,11 +19,14 @@
 //!   hold a capture in memory;
 //! * [`stream`]: a bounded-memory generator that writes captures of a target
 //!   size (the basis for large benchmark captures);
-//! * [`samples`]: the named sample captures shipped in `samples/`.
+//! * [`samples`]: the named sample captures shipped in `samples/`, among
+//!   them the [`audit_samples`] (captures of a hybrid identity deployment,
+//!   each with its inventory and known verdicts).
 //!
 //! Everything here is deterministic: the same inputs and seed always give the
 //! same bytes.
 
+pub mod audit_samples;
 pub mod frame;
 pub mod payload;
 pub mod rng;

@@ -14,12 +14,19 @@
 //!
 //! Timestamps are whole microseconds, so both files carry identical
 //! timestamps and identical IP packets: only the link layer differs.
+//!
+//! The audit samples ([`super::audit_samples`]: `healthy-phs-sso`,
+//! `blocked-paths`, `servicebus-5671`, `unexpected-traffic`,
+//! `federation-missing-wap-adfs`) each write `<name>.pcap` and the inventory
+//! `<name>.inventory.toml`; `samples/README.md` lists their flows and the
+//! verdicts the audit should give.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use super::audit_samples;
 use super::frame::{Encap, Unreachable, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2};
 use super::payload::{DnsAnswer, TlsVersion};
 use super::scenario::{Close, ConvSummary, Profile, Traffic};
@@ -34,7 +41,14 @@ const BASIC_SEED: u64 = 0x0ba5_1c5a_3e1e;
 
 /// Names accepted by [`write_sample`].
 pub fn sample_names() -> &'static [&'static str] {
-    &["basic"]
+    &[
+        "basic",
+        "healthy-phs-sso",
+        "blocked-paths",
+        "servicebus-5671",
+        "unexpected-traffic",
+        "federation-missing-wap-adfs",
+    ]
 }
 
 /// Writes sample `name` into `out_dir` (which must exist) and returns the
@@ -42,6 +56,7 @@ pub fn sample_names() -> &'static [&'static str] {
 pub fn write_sample(name: &str, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     match name {
         "basic" => write_basic(out_dir),
+        _ if audit_samples::AUDIT_SAMPLES.contains(&name) => audit_samples::write(name, out_dir),
         _ => bail!(
             "unknown sample {name:?} (available: {})",
             sample_names().join(", ")
@@ -50,10 +65,15 @@ pub fn write_sample(name: &str, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
 }
 
 /// The conversations of sample `name`, as written to its classic pcap file
-/// (in the pcapng file, `iface`/`encap` differ for every second flow).
+/// (in the pcapng file of `basic`, `iface`/`encap` differ for every second
+/// flow).
 pub fn sample_flows(name: &str) -> anyhow::Result<Vec<ConvSummary>> {
     match name {
         "basic" => Ok(build_basic(Variant::Pcap)?.1),
+        _ if audit_samples::AUDIT_SAMPLES.contains(&name) => match audit_samples::build(name) {
+            Some(built) => Ok(built?.flows),
+            None => bail!("audit sample {name:?} has no builder"),
+        },
         _ => bail!(
             "unknown sample {name:?} (available: {})",
             sample_names().join(", ")
@@ -455,6 +475,7 @@ mod tests {
             .to_string();
         assert!(err.contains("basic"), "{err}");
         assert!(sample_flows("nope").is_err());
-        assert_eq!(sample_names(), ["basic"]);
+        assert_eq!(sample_names()[0], "basic");
+        assert_eq!(&sample_names()[1..], audit_samples::AUDIT_SAMPLES);
     }
 }

@@ -22,8 +22,8 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 
 use super::frame::{
-    build_frame, icmp_quote, mac_for_ip, Direction, Encap, IpInfo, LinkInfo, TcpFlags, TcpHeader,
-    TcpOptions, Transport, Unreachable, IPPROTO_TCP, IPPROTO_UDP,
+    build_frame, group_mac, icmp_quote, mac_for_ip, Direction, Encap, IpInfo, LinkInfo, TcpFlags,
+    TcpHeader, TcpOptions, Transport, Unreachable, IPPROTO_TCP, IPPROTO_UDP,
 };
 use super::payload::{self, DnsAnswer, TlsVersion, DNS_TYPE_A, DNS_TYPE_AAAA};
 use super::rng::Rng;
@@ -98,6 +98,21 @@ pub enum Outcome {
     UdpUnanswered,
     /// UDP request answered by an ICMP destination unreachable.
     UdpIcmpUnreachable(Unreachable),
+}
+
+/// How every SYN of [`Traffic::tcp_rejected`] is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The server answers RST/ACK (nothing listens, or a host firewall rejects).
+    Rst,
+    /// `from` (a firewall or router on the path, or the server) answers
+    /// with an ICMP destination unreachable for `reason`.
+    Icmp {
+        /// Sender of the ICMP errors.
+        from: IpAddr,
+        /// Reason given.
+        reason: Unreachable,
+    },
 }
 
 /// Summary of one generated conversation.
@@ -883,6 +898,92 @@ impl Traffic {
         Ok(c.summary(IPPROTO_TCP, Outcome::TcpIcmpUnreachable(reason)))
     }
 
+    /// A connection attempt that fails on every try, the way a Windows
+    /// client makes it: a SYN at each offset of `syn_offsets_ns` (relative to
+    /// `start_ns`, ascending, the first normally 0), all with the same
+    /// sequence number (retransmissions of one attempt, not new flows), each
+    /// answered as `how` says. Windows retries a SYN answered by RST about
+    /// every 0.5 s and does not give up on an ICMP unreachable, retrying at
+    /// +1 s and +3 s; [`Traffic::tcp_refused`] and
+    /// [`Traffic::tcp_icmp_unreachable`] are the single-try shapes of other
+    /// stacks.
+    pub fn tcp_rejected(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        start_ns: i64,
+        how: Rejection,
+        syn_offsets_ns: &[i64],
+    ) -> Result<ConvSummary> {
+        let ascending = syn_offsets_ns.windows(2).all(|w| w[0] < w[1]);
+        if syn_offsets_ns.is_empty()
+            || syn_offsets_ns.len() > 30
+            || !ascending
+            || syn_offsets_ns[0] < 0
+        {
+            return Err(SynthError::InvalidParameter(format!(
+                "SYN offsets {syn_offsets_ns:?}"
+            )));
+        }
+        let mut c = self.conv(client, server, start_ns)?;
+        if let Rejection::Icmp { from, .. } = how {
+            same_family(from, client.ip())?;
+        }
+        let syn = self.syn_header(&c);
+        for &off in syn_offsets_ns {
+            let ts = start_ns + off;
+            let ip = self
+                .emit(
+                    &mut c,
+                    ts,
+                    true,
+                    &Transport::Tcp {
+                        header: syn,
+                        payload: &[],
+                    },
+                    true,
+                )?
+                .unwrap_or_default();
+            match how {
+                Rejection::Rst => {
+                    let h = Self::tcp(
+                        &c,
+                        false,
+                        0,
+                        syn.seq.wrapping_add(1),
+                        TcpFlags::RST | TcpFlags::ACK,
+                        0,
+                    );
+                    let at = ts + c.rtt_ns;
+                    self.emit(
+                        &mut c,
+                        at,
+                        false,
+                        &Transport::Tcp {
+                            header: h,
+                            payload: &[],
+                        },
+                        false,
+                    )?;
+                }
+                Rejection::Icmp { from, reason } => {
+                    let at = ts
+                        + if from == server.ip() {
+                            c.rtt_ns
+                        } else {
+                            (c.rtt_ns / 2).max(1_000)
+                        };
+                    self.emit_icmp(&mut c, at, from, reason, &ip)?;
+                }
+            }
+        }
+        let outcome = match how {
+            Rejection::Rst => Outcome::TcpRefused,
+            Rejection::Icmp { reason, .. } => Outcome::TcpIcmpUnreachable(reason),
+        };
+        Ok(c.summary(IPPROTO_TCP, outcome))
+    }
+
     fn udp_payload(port: u16, len: usize, rng: &mut Rng) -> Vec<u8> {
         match port {
             88 | 464 => payload::kerberos_like(len, false, rng),
@@ -964,6 +1065,62 @@ impl Traffic {
                 &mut c,
                 start_ns + i64::from(k) * 1_000_000_000,
                 true,
+                &q,
+                false,
+            )?;
+        }
+        Ok(c.summary(IPPROTO_UDP, Outcome::UdpUnanswered))
+    }
+
+    /// Datagrams from `client` to a broadcast or multicast address, one
+    /// payload every `interval_ns`, as Windows sends NetBIOS name queries to
+    /// the subnet broadcast or LLMNR queries to 224.0.0.252. The frames go to
+    /// the Ethernet broadcast or the group's multicast MAC (see
+    /// [`group_mac`]); link-local multicast (224.0.0.0/24, ff02::/16) leaves
+    /// with TTL (hop limit) 1. No answer belongs to the flow: whoever answers
+    /// a broadcast does so from its own unicast address.
+    pub fn udp_to_group(
+        &mut self,
+        client: SocketAddr,
+        group: SocketAddr,
+        start_ns: i64,
+        payloads: &[Vec<u8>],
+        interval_ns: i64,
+    ) -> Result<ConvSummary> {
+        if payloads.is_empty() || payloads.len() > 1_000 || interval_ns < 0 {
+            return Err(SynthError::InvalidParameter(format!(
+                "{} datagrams every {interval_ns} ns",
+                payloads.len()
+            )));
+        }
+        let mut c = self.conv(client, group, start_ns)?;
+        let link_local = match group.ip() {
+            IpAddr::V4(a) => a.octets()[..3] == [224, 0, 0],
+            IpAddr::V6(a) => a.segments()[0] == 0xff02,
+        };
+        if link_local {
+            c.c_ip.ttl = 1;
+        }
+        let link = LinkInfo {
+            encap: c.link.encap,
+            src_mac: mac_for_ip(client.ip()),
+            dst_mac: group_mac(group.ip()),
+            direction: Direction::Outgoing,
+        };
+        for (k, data) in payloads.iter().enumerate() {
+            let info = c.c_ip;
+            c.c_ip.ident = c.c_ip.ident.wrapping_add(1);
+            c.c_bytes += data.len() as u64;
+            let q = Transport::Udp {
+                src_port: client.port(),
+                dst_port: group.port(),
+                payload: data,
+            };
+            self.push(
+                &mut c,
+                start_ns + k as i64 * interval_ns,
+                &link,
+                &info,
                 &q,
                 false,
             )?;
@@ -1260,6 +1417,105 @@ mod tests {
             &ip_part(&p[0].2)[..28],
             "quotes IP header + 8 bytes"
         );
+    }
+
+    #[test]
+    fn rejected_attempts_repeat_one_syn() {
+        let mut t = Traffic::new(7);
+        let r = t
+            .tcp_rejected(
+                sa("10.1.0.10:51000"),
+                sa("10.1.0.2:389"),
+                T0,
+                Rejection::Rst,
+                &[0, 500_000_000, 1_000_000_000],
+            )
+            .unwrap();
+        assert_eq!((r.packets, r.outcome), (6, Outcome::TcpRefused));
+        let p = t.drain_packets();
+        let segs: Vec<Seg> = p.iter().map(|x| tcp_seg(&x.2)).collect();
+        assert_eq!(
+            segs.iter().map(|g| g.flags).collect::<Vec<_>>(),
+            [0x02, 0x14, 0x02, 0x14, 0x02, 0x14]
+        );
+        assert!(segs.iter().step_by(2).all(|g| g.seq == segs[0].seq));
+        assert!(segs
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .all(|g| g.ack == segs[0].seq.wrapping_add(1)));
+        assert_eq!(p[2].1 - p[0].1, 500_000_000);
+
+        let fw: IpAddr = "10.1.0.1".parse().unwrap();
+        let how = Rejection::Icmp {
+            from: fw,
+            reason: Unreachable::AdminProhibited,
+        };
+        let t1 = T0 + 5_000_000_000;
+        let i = t
+            .tcp_rejected(
+                sa("10.1.0.10:51001"),
+                sa("10.1.0.2:49670"),
+                t1,
+                how,
+                &[0, 1_000_000_000, 3_000_000_000],
+            )
+            .unwrap();
+        assert_eq!(i.packets, 6);
+        let p = t.drain_packets();
+        for pair in p.chunks(2) {
+            let icmp = ip_part(&pair[1].2);
+            assert_eq!(&icmp[12..16], &[10, 1, 0, 1]);
+            assert_eq!(&icmp[20..22], &[3, 13]);
+            assert_eq!(&icmp[28..], &ip_part(&pair[0].2)[..28]);
+            assert_eq!(pair[1].1 - pair[0].1, 200_000);
+        }
+        assert!(t
+            .tcp_rejected(sa("10.1.0.10:1"), sa("10.1.0.2:2"), t1, how, &[])
+            .is_err());
+        assert!(t
+            .tcp_rejected(sa("10.1.0.10:1"), sa("10.1.0.2:2"), t1, how, &[5, 5])
+            .is_err());
+    }
+
+    #[test]
+    fn datagrams_to_groups_use_group_macs() {
+        let mut t = Traffic::new(8);
+        let nb = t
+            .udp_to_group(
+                sa("10.1.0.10:137"),
+                sa("10.1.0.255:137"),
+                T0,
+                &[vec![1; 50], vec![2; 50], vec![3; 50]],
+                750_000_000,
+            )
+            .unwrap();
+        assert_eq!((nb.packets, nb.client_payload), (3, 150));
+        assert_eq!(nb.outcome, Outcome::UdpUnanswered);
+        let p = t.drain_packets();
+        assert!(p.iter().all(|x| x.2[..6] == [0xff; 6]));
+        assert_eq!(ip_part(&p[0].2)[8], 128);
+        assert_eq!(p[2].1 - p[0].1, 1_500_000_000);
+        t.udp_to_group(
+            sa("10.1.0.10:52000"),
+            sa("224.0.0.252:5355"),
+            T0 + 2_000_000_000,
+            &[vec![0; 22]],
+            0,
+        )
+        .unwrap();
+        let p = t.drain_packets();
+        assert_eq!(&p[0].2[..6], &[1, 0, 0x5e, 0, 0, 0xfc]);
+        assert_eq!(ip_part(&p[0].2)[8], 1, "link-local multicast TTL");
+        assert!(t
+            .udp_to_group(
+                sa("10.1.0.10:1"),
+                sa("10.1.0.255:137"),
+                T0 + 3_000_000_000,
+                &[],
+                0
+            )
+            .is_err());
     }
 
     #[test]
