@@ -306,7 +306,7 @@ fn one_line(f: &Finding) -> String {
     let to = if f.kind == Kind::Missing {
         format!("any {}", f.to_role)
     } else {
-        addrs(&f.to_addrs)
+        format!("{} {}", f.to_role, addrs(&f.to_addrs))
     };
     let counts = if f.connections > 0 {
         format!(
@@ -319,11 +319,10 @@ fn one_line(f: &Finding) -> String {
         String::new()
     };
     format!(
-        "{:<34} {} {} -> {} {} {}/{}{}",
+        "{:<34} {} {} -> {} {}/{}{}",
         f.rule.as_deref().unwrap_or("(no rule)"),
         f.from_role,
         from,
-        f.to_role,
         to,
         f.proto,
         f.port,
