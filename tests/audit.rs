@@ -150,9 +150,9 @@ fn blocked_paths_are_reported_per_host_pair_with_how_they_failed() {
     assert!(evidence
         .iter()
         .any(|e| e == "unanswered: 3 SYN attempts over 3.0 s, no reply"));
-    assert!(evidence
-        .iter()
-        .any(|e| e == "ICMP 3/13 (administratively prohibited) from 10.1.0.1"));
+    assert!(evidence.iter().any(
+        |e| e == "ICMP 3/13 (administratively prohibited) from 10.1.0.1, 3 attempts over 3.0 s"
+    ));
     assert!(evidence
         .iter()
         .any(|e| e == "ICMP 3/3 (port unreachable) from 10.1.0.2"));

@@ -453,15 +453,20 @@ fn failure_evidence(e: &Edge) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in e.failures.iter().flatten() {
         let secs = (f.last_ns - f.first_ns) as f64 / 1e9;
+        let attempts = if f.orig_packets > 1 {
+            format!(", {} attempts over {secs:.1} s", f.orig_packets)
+        } else {
+            String::new()
+        };
         let s = match f.outcome {
             Outcome::Refused => format!(
-                "refused by RST ({}) at {}",
+                "refused by RST ({}) at {}{attempts}",
                 f.state,
                 format_rfc3339_ns(f.first_ns)
             ),
             Outcome::Unreachable => match f.icmp {
                 Some(i) => format!(
-                    "ICMP{} {}/{} ({}) from {}",
+                    "ICMP{} {}/{} ({}) from {}{attempts}",
                     if i.v6 { "v6" } else { "" },
                     i.kind,
                     i.code,
