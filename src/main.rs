@@ -134,10 +134,10 @@ pub(crate) struct PolicyArgs {
 
 /// The checked policy: built before any packet is read.
 pub(crate) struct Policy {
-    rules: RuleSet,
-    inventory: Option<Inventory>,
-    features: Vec<Feature>,
-    features_from: String,
+    pub(crate) rules: RuleSet,
+    pub(crate) inventory: Option<Inventory>,
+    pub(crate) features: Vec<Feature>,
+    pub(crate) features_from: String,
 }
 
 fn config_error(e: ConfigError) -> anyhow::Error {
@@ -252,6 +252,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &Options {
                     threads,
                     fold: false,
+                    chunk_bytes: None,
                 },
             );
             if matches!(format, Format::Table | Format::Csv) {
@@ -285,6 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &Options {
                     threads,
                     fold: true,
+                    chunk_bytes: None,
                 },
             );
             for e in &analysis.input_errors {
@@ -320,6 +322,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &Options {
                     threads,
                     fold: true,
+                    chunk_bytes: None,
                 },
             );
             for e in &analysis.input_errors {

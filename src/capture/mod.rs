@@ -600,30 +600,194 @@ impl OpenCapture {
             });
         }
         let compressed = matches!(&self.source, Source::Stream(sb) if sb.gzip);
-        summary.compressed = compressed;
-        match self.parser {
-            Parser::Pcap(p) => {
-                summary.format = p.variant().to_string();
-                summary.link_types = vec![p.link_type()];
-            }
-            Parser::Pcapng(p) => {
-                summary.format = if p.big_endian() {
-                    "pcapng-be"
-                } else {
-                    "pcapng"
-                }
-                .to_string();
-                let mut lts = Vec::new();
-                for l in &p.link_types {
-                    if !lts.contains(l) {
-                        lts.push(*l);
-                    }
-                }
-                summary.link_types = lts;
-                summary.names = p.names;
-            }
-        }
+        describe(&mut summary, self.parser, compressed);
         summary
+    }
+}
+
+/// A piece of a memory-mapped capture: whole records, with the parser state at its start, so that
+/// chunks can be read in parallel and give exactly what one sequential reading gives.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    start: usize,
+    end: usize,
+    parser: Parser,
+    /// The timestamp of the last frame before the chunk (simple packet blocks inherit it).
+    last_ts: i64,
+}
+
+impl Chunk {
+    /// Bytes in the chunk.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the chunk is empty.
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// Reads chunks of a mapped capture; shareable between threads.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkReader<'a> {
+    buf: &'a [u8],
+}
+
+impl ChunkReader<'_> {
+    /// Reads the frames of one chunk into `sink`; the summary holds only the counts.
+    pub fn read<F: FnMut(&Frame<'_>)>(&self, chunk: &Chunk, mut sink: F) -> CaptureSummary {
+        let mut summary = CaptureSummary::default();
+        let mut parser = chunk.parser.clone();
+        let mut last_ts = chunk.last_ts;
+        let _ = walk(
+            &mut parser,
+            &self.buf[chunk.start..chunk.end],
+            &mut summary,
+            &mut last_ts,
+            &mut sink,
+        );
+        summary
+    }
+}
+
+/// How a memory-mapped capture divides into chunks, found by walking its record headers.
+#[derive(Debug)]
+pub struct ChunkPlan {
+    /// The chunks, in file order.
+    pub chunks: Vec<Chunk>,
+    stop: Option<(u64, CaptureErrorKind)>,
+    end_parser: Parser,
+}
+
+impl OpenCapture {
+    fn mapped_bytes(&self) -> Option<&[u8]> {
+        match &self.source {
+            Source::Mapped(m) => Some(m),
+            Source::Memory(m) => Some(m),
+            Source::Stream(_) => None,
+        }
+    }
+
+    /// Divides a mapped (or in-memory) capture into chunks of about `target` bytes at record
+    /// boundaries. `None` for streams, which are read in order.
+    pub fn plan_chunks(&self, target: usize) -> Option<ChunkPlan> {
+        let buf = self.mapped_bytes()?;
+        let target = target.max(1);
+        let mut parser = self.parser.clone();
+        let mut pos = self.data_start.min(buf.len());
+        let mut chunks = Vec::new();
+        let mut start = pos;
+        let mut start_parser = parser.clone();
+        let mut last_ts = 0i64;
+        let mut start_ts = 0i64;
+        let stop = loop {
+            match parser.next(&buf[pos..]) {
+                Step::Frame { total, ts_ns, .. } => {
+                    if ts_ns != i64::MIN {
+                        last_ts = ts_ns;
+                    }
+                    pos += total;
+                }
+                Step::Skip(n) => pos += n,
+                Step::End => break None,
+                Step::NeedMore(n) => {
+                    break Some((
+                        pos as u64,
+                        CaptureErrorKind::TruncatedRecord {
+                            needed: n as u64,
+                            available: (buf.len() - pos) as u64,
+                        },
+                    ))
+                }
+                Step::Error(k) => break Some((pos as u64, k)),
+            }
+            if pos - start >= target {
+                chunks.push(Chunk {
+                    start,
+                    end: pos,
+                    parser: start_parser,
+                    last_ts: start_ts,
+                });
+                start = pos;
+                start_parser = parser.clone();
+                start_ts = last_ts;
+            }
+        };
+        if pos > start || chunks.is_empty() {
+            chunks.push(Chunk {
+                start,
+                end: pos,
+                parser: start_parser,
+                last_ts: start_ts,
+            });
+        }
+        Some(ChunkPlan {
+            chunks,
+            stop,
+            end_parser: parser,
+        })
+    }
+
+    /// A reader of this capture's chunks that threads can share.
+    pub fn chunk_reader(&self) -> Option<ChunkReader<'_>> {
+        self.mapped_bytes().map(|buf| ChunkReader { buf })
+    }
+
+    /// The whole capture's summary from its plan and its chunks' counts (in order).
+    pub fn summarize(&self, plan: ChunkPlan, parts: &[CaptureSummary]) -> CaptureSummary {
+        let mut summary = CaptureSummary {
+            path: self.path.clone(),
+            ..CaptureSummary::default()
+        };
+        for p in parts {
+            summary.packets += p.packets;
+            summary.wire_bytes += p.wire_bytes;
+            summary.first_ns = match (summary.first_ns, p.first_ns) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            summary.last_ns = match (summary.last_ns, p.last_ns) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        if let Some((offset, kind)) = plan.stop {
+            summary.error = Some(CaptureError {
+                path: self.path.clone(),
+                offset,
+                kind,
+            });
+        }
+        describe(&mut summary, plan.end_parser, false);
+        summary
+    }
+}
+
+/// Fills in format, link types and names from the parser that read the whole capture.
+fn describe(summary: &mut CaptureSummary, parser: Parser, compressed: bool) {
+    summary.compressed = compressed;
+    match parser {
+        Parser::Pcap(p) => {
+            summary.format = p.variant().to_string();
+            summary.link_types = vec![p.link_type()];
+        }
+        Parser::Pcapng(p) => {
+            summary.format = if p.big_endian() {
+                "pcapng-be"
+            } else {
+                "pcapng"
+            }
+            .to_string();
+            let mut lts = Vec::new();
+            for l in &p.link_types {
+                if !lts.contains(l) {
+                    lts.push(*l);
+                }
+            }
+            summary.link_types = lts;
+            summary.names = p.names;
+        }
     }
 }
 

@@ -76,7 +76,7 @@ impl Entry {
 }
 
 /// The same packet without its borrowed payload, so that it can outlive its frame.
-fn detach(p: Packet<'_>) -> Packet<'static> {
+pub(crate) fn detach(p: Packet<'_>) -> Packet<'static> {
     Packet {
         proto: p.proto,
         src: p.src,

@@ -181,6 +181,18 @@ where
         None
     };
     let ts = cx.ts_ns;
+    if let Some(v) = cx.deferred.as_deref_mut() {
+        v.push(super::FragEvent {
+            key,
+            ts_ns: ts,
+            offset,
+            len,
+            more,
+            head: head.map(|h| h.map(super::frag::detach)),
+            wire_len: 0,
+        });
+        return Err(Reason::FragmentReassembled);
+    }
     match cx.frags.add(key, ts, offset, len, more, head) {
         FragVerdict::Held => Err(Reason::FragmentReassembled),
         FragVerdict::Complete(r) => r,

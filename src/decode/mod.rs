@@ -197,6 +197,73 @@ impl DecodeStats {
 pub struct Decoder {
     frags: frag::FragTable,
     stats: DecodeStats,
+    /// In deferring mode, fragments are not reassembled here but handed out in order, for a
+    /// [`Reassembler`] that sees the fragments of every chunk of a capture (the parallel engine).
+    deferred: Option<Vec<FragEvent>>,
+}
+
+/// A fragment, as the decoder saw it, for reassembly elsewhere.
+#[derive(Debug, Clone)]
+pub struct FragEvent {
+    key: frag::FragKey,
+    ts_ns: i64,
+    offset: u32,
+    len: u32,
+    more: bool,
+    head: Option<Result<Packet<'static>, Reason>>,
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+}
+
+impl FragEvent {
+    /// The frame's timestamp.
+    pub fn ts_ns(&self) -> i64 {
+        self.ts_ns
+    }
+}
+
+/// Reassembles fragments handed out by deferring decoders, in the order of the capture, exactly as
+/// a single decoder would.
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    frags: frag::FragTable,
+    stats: DecodeStats,
+}
+
+impl Reassembler {
+    /// An empty reassembler.
+    pub fn new() -> Reassembler {
+        Reassembler::default()
+    }
+
+    /// Adds a fragment; returns the datagram's packet (without payload) when this fragment
+    /// completes it.
+    pub fn add(&mut self, ev: FragEvent) -> Option<Packet<'static>> {
+        match self
+            .frags
+            .add(ev.key, ev.ts_ns, ev.offset, ev.len, ev.more, ev.head)
+        {
+            frag::FragVerdict::Held => None,
+            frag::FragVerdict::Complete(Ok(p)) => Some(frag::detach(p)),
+            frag::FragVerdict::Complete(Err(r)) => {
+                self.stats.add(r, 1);
+                None
+            }
+        }
+    }
+
+    /// Ends a capture: what never completed is counted, and the counts returned.
+    pub fn finish(&mut self) -> DecodeStats {
+        let pending = self.frags.drain_pending();
+        self.stats.add(Reason::IncompleteFragment, pending);
+        let fs = self.frags.stats();
+        self.stats
+            .add(Reason::FragmentReassembled, fs.absorbed_frames);
+        self.stats
+            .add(Reason::IncompleteFragment, fs.evicted_frames);
+        self.frags.reset_stats();
+        std::mem::take(&mut self.stats)
+    }
 }
 
 /// The deepest nesting of tunnels and encapsulations we follow.
@@ -208,18 +275,50 @@ impl Decoder {
         Decoder::default()
     }
 
+    /// A decoder that hands fragments out (see [`Decoder::take_fragments`]) instead of
+    /// reassembling them.
+    pub fn deferring() -> Decoder {
+        Decoder {
+            deferred: Some(Vec::new()),
+            ..Decoder::default()
+        }
+    }
+
+    /// The fragments handed out so far, in order (deferring mode).
+    pub fn take_fragments(&mut self) -> Vec<FragEvent> {
+        self.deferred
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Whether fragments are waiting to be taken (deferring mode).
+    #[inline]
+    pub fn fragments_waiting(&self) -> usize {
+        self.deferred.as_ref().map_or(0, |v| v.len())
+    }
+
     /// Decodes one frame. Returns the innermost IP packet, or `None` after counting the reason.
     #[inline]
     pub fn decode<'a>(&mut self, frame: &Frame<'a>) -> Option<Packet<'a>> {
+        let before = self.fragments_waiting();
         let mut cx = Cx {
             ts_ns: frame.ts_ns,
             frags: &mut self.frags,
+            deferred: self.deferred.as_mut(),
             depth: 0,
         };
         match link::decode_link(&mut cx, frame.link, frame.data) {
             Ok(p) => Some(p),
             // Fragments are accounted for when the input ends (see `finish`).
-            Err(Reason::FragmentReassembled) => None,
+            Err(Reason::FragmentReassembled) => {
+                if let Some(v) = self.deferred.as_mut() {
+                    for ev in &mut v[before..] {
+                        ev.wire_len = frame.orig_len;
+                    }
+                }
+                None
+            }
             Err(r) => {
                 if r == Reason::UnsupportedLinkType {
                     *self.stats.unsupported_links.entry(frame.link).or_default() += 1;
@@ -253,6 +352,7 @@ impl Decoder {
 pub(crate) struct Cx<'t> {
     pub ts_ns: i64,
     pub frags: &'t mut frag::FragTable,
+    pub deferred: Option<&'t mut Vec<FragEvent>>,
     pub depth: u8,
 }
 

@@ -170,16 +170,34 @@ impl Edge {
             }
         }
         if o.is_failure() {
-            if let Some(slot) = self.failures.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(Failure {
-                    outcome: o,
-                    state: f.conn_state(),
-                    first_ns: f.first_ns,
-                    last_ns: f.last_ns,
-                    orig_packets: f.packets[f.orig_side()],
-                    icmp: f.icmp,
-                });
-            }
+            self.keep_failure(Failure {
+                outcome: o,
+                state: f.conn_state(),
+                first_ns: f.first_ns,
+                last_ns: f.last_ns,
+                orig_packets: f.packets[f.orig_side()],
+                icmp: f.icmp,
+            });
+        }
+    }
+
+    /// Keeps the earliest failures (by time, then outcome and attempts), whatever order flows are
+    /// folded in, so that results never depend on when or where a flow was folded.
+    fn keep_failure(&mut self, new: Failure) {
+        let rank = |f: &Failure| {
+            (
+                f.first_ns,
+                f.last_ns,
+                outcome_index(f.outcome),
+                f.orig_packets,
+            )
+        };
+        let mut all: Vec<Failure> = self.failures.iter().flatten().copied().collect();
+        all.push(new);
+        all.sort_by_key(rank);
+        self.failures = [None; FAILURE_SAMPLES];
+        for (slot, f) in self.failures.iter_mut().zip(all) {
+            *slot = Some(f);
         }
     }
 
@@ -234,9 +252,7 @@ impl Edge {
             self.tls_lowest = o.tls_lowest;
         }
         for f in o.failures.iter().flatten() {
-            if let Some(slot) = self.failures.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(*f);
-            }
+            self.keep_failure(*f);
         }
     }
 }
@@ -277,6 +293,18 @@ impl EdgeTable {
         let mut v: Vec<Edge> = self.edges.into_values().collect();
         v.sort_by_key(|e| e.key);
         v
+    }
+
+    /// Adds another table's edges (the totals of the same edge are summed).
+    pub fn merge(&mut self, other: EdgeTable) {
+        for (k, e) in other.edges {
+            match self.edges.get_mut(&k) {
+                Some(mine) => mine.merge(&e),
+                None => {
+                    self.edges.insert(k, e);
+                }
+            }
+        }
     }
 
     /// Folds every flow of a list.

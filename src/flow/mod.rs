@@ -268,6 +268,52 @@ struct Folding {
     since_sweep: u32,
 }
 
+/// One packet as the flow table needs it: small, owned, and the same whether it comes straight
+/// from the decoder or through the parallel engine's partitions (which keep these, not frames).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowInput {
+    /// The flow's canonical key.
+    pub key: FlowKey,
+    /// The side of the key that sent it (for an ICMP error: the sender of the quoted packet).
+    pub side: u8,
+    /// Who opened the flow, should this packet start one.
+    pub orig_hint: u8,
+    /// Timestamp, nanoseconds.
+    pub ts: i64,
+    /// Frame length on the wire.
+    pub wire_len: u32,
+    /// Transport payload length.
+    pub payload_len: u32,
+    /// TCP sequence number.
+    pub seq: u32,
+    /// TCP flags.
+    pub flags: u8,
+    /// The highest TLS version a ClientHello in this packet offered (0: none).
+    pub tls: u16,
+    /// Set when the packet is an ICMP error quoting the flow.
+    pub icmp: Option<IcmpError>,
+}
+
+impl FlowInput {
+    /// The flow table's view of a decoded packet.
+    #[inline]
+    pub fn new(p: &Packet<'_>, ts: i64, wire_len: u32) -> FlowInput {
+        let (key, side) = FlowKey::of(p.proto, p.src, p.sport, p.dst, p.dport);
+        FlowInput {
+            key,
+            side: side as u8,
+            orig_hint: initial_originator(p, side),
+            ts,
+            wire_len,
+            payload_len: p.payload_len,
+            seq: p.seq,
+            flags: p.tcp_flags,
+            tls: 0,
+            icmp: p.icmp_error,
+        }
+    }
+}
+
 /// The flow table.
 ///
 /// In the default mode every flow is kept until the end (the `flows` command lists them all, and
@@ -327,12 +373,22 @@ impl FlowTable {
 
     /// Ends the table in folding mode: every flow folded, the edges sorted by key. In the default
     /// mode, the flows are folded all the same.
-    pub fn into_edges(mut self) -> Vec<edge::Edge> {
+    pub fn into_edges(self) -> Vec<edge::Edge> {
+        self.into_edge_table().into_sorted()
+    }
+
+    /// Like [`FlowTable::into_edges`], unsorted, for merging with other tables.
+    pub fn into_edge_table(mut self) -> edge::EdgeTable {
         let mut edges = self.folding.take().map(|f| f.edges).unwrap_or_default();
         for f in &self.flows {
             edges.absorb(f);
         }
-        edges.into_sorted()
+        edges
+    }
+
+    /// The flows in creation order (unsorted), for merging with other tables.
+    pub fn into_flows(self) -> Vec<Flow> {
+        self.flows
     }
 
     /// Number of flows (ended and live).
@@ -357,14 +413,16 @@ impl FlowTable {
         v
     }
 
-    /// A flow by the index [`FlowTable::add`] returned, to annotate it.
-    pub fn flow_mut(&mut self, idx: usize) -> Option<&mut Flow> {
-        self.flows.get_mut(idx)
-    }
-
     /// Accounts one decoded packet of `wire_len` bytes seen at `ts`; returns the index of its flow.
     #[inline]
     pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) -> usize {
+        self.add_input(&FlowInput::new(p, ts, wire_len))
+    }
+
+    /// Accounts one packet in the flow table's own terms; returns the index of its flow.
+    #[inline]
+    pub fn add_input(&mut self, p: &FlowInput) -> usize {
+        let ts = p.ts;
         if let Some(fold) = self.folding.as_mut() {
             fold.now = fold.now.max(ts);
             fold.since_sweep += 1;
@@ -373,15 +431,16 @@ impl FlowTable {
                 self.sweep(now);
             }
         }
-        let (key, side) = FlowKey::of(p.proto, p.src, p.sport, p.dst, p.dport);
-        if let Some(err) = p.icmp_error {
+        let key = p.key;
+        let side = usize::from(p.side);
+        if let Some(err) = p.icmp {
             // The error travels towards the quoted packet's sender.
             let idx = match self.live_index(&key, ts) {
                 Some(i) => i,
-                None => self.insert(key, side as u8, ts),
+                None => self.insert(key, p.side, ts),
             };
             let f = &mut self.flows[idx];
-            f.count(1 - side, ts, wire_len, 0);
+            f.count(1 - side, ts, p.wire_len, 0);
             f.icmp_count += 1;
             if f.icmp.is_none()
                 || (err.is_unreachable() && !f.icmp.is_some_and(|e| e.is_unreachable()))
@@ -390,31 +449,31 @@ impl FlowTable {
             }
             return idx;
         }
-        let is_tcp = p.proto == IpProto::TCP;
-        let bare_syn = is_tcp && p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        let is_tcp = key.proto == IpProto::TCP;
+        let bare_syn = is_tcp && p.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
         let idx = match self.live_index(&key, ts) {
             Some(i) => {
                 if bare_syn && self.is_reuse(i, side, p.seq) {
-                    self.insert(key, side as u8, ts)
+                    self.insert(key, p.side, ts)
                 } else {
                     i
                 }
             }
-            None => {
-                let orig = initial_originator(p, side);
-                self.insert(key, orig, ts)
-            }
+            None => self.insert(key, p.orig_hint, ts),
         };
         let f = &mut self.flows[idx];
-        f.count(side, ts, wire_len, p.payload_len);
+        f.count(side, ts, p.wire_len, p.payload_len);
         if is_tcp {
             if bare_syn && f.syn_seq[side].is_none() {
                 f.syn_seq[side] = Some(p.seq);
             }
-            f.flags[side] |= p.tcp_flags;
-            state::tcp_packet(f, side, p.tcp_flags, p.payload_len);
+            f.flags[side] |= p.flags;
+            state::tcp_packet(f, side, p.flags, p.payload_len);
         } else {
             state::other_packet(f, side);
+        }
+        if p.tls != 0 {
+            f.tls_max = f.tls_max.max(p.tls);
         }
         idx
     }

@@ -14,10 +14,15 @@ use crate::decode::names::{NameSource, NameTable};
 use crate::decode::{dns, tls, DecodeStats, Decoder, Packet};
 use crate::error::CaptureError;
 use crate::flow::edge::{Edge, EdgeTable};
-use crate::flow::{Flow, FlowTable};
+use crate::flow::{Flow, FlowInput, FlowTable};
 use crate::model::{Addr, Feature, IpProto};
 use crate::rules::eval::{evaluate, AuditResult};
 use crate::rules::RuleSet;
+
+mod parallel;
+
+/// Bytes per chunk when a capture is read by several threads.
+pub const CHUNK_BYTES: usize = 8 << 20;
 
 /// How to run.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +31,8 @@ pub struct Options {
     pub threads: Option<usize>,
     /// Fold ended flows into per-edge totals (the audit) instead of keeping every flow.
     pub fold: bool,
+    /// Chunk size for parallel reading (`None`: [`CHUNK_BYTES`]); tests make it small.
+    pub chunk_bytes: Option<usize>,
 }
 
 /// What was read from one capture and what could not be decoded in it.
@@ -67,7 +74,7 @@ pub fn analyze_bytes(data: &[u8]) -> Analysis {
     let run = |c: Result<capture::OpenCapture, CaptureError>| {
         let mut a = Analysis::default();
         match c {
-            Ok(c) => read_in_order(vec![c], &mut a, false),
+            Ok(c) => read_sequential(vec![c], &mut a, false),
             Err(e) => a.input_errors.push(e),
         }
         a
@@ -90,8 +97,25 @@ pub fn analyze_bytes(data: &[u8]) -> Analysis {
     mapped
 }
 
-/// Reads already opened captures, in the given order, into one flow table.
-fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis, fold: bool) {
+/// Reads already opened captures, in the given order, into one flow table: with several threads
+/// when every capture is memory-mapped and there is more than one chunk of work.
+fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis, opts: &Options) {
+    let threads = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let chunk = opts.chunk_bytes.unwrap_or(CHUNK_BYTES).max(1);
+    let total: u64 = opened.iter().filter_map(|c| c.mapped_len()).sum();
+    let all_mapped = opened.iter().all(|c| c.mapped_len().is_some());
+    if threads > 1 && all_mapped && total > chunk as u64 {
+        parallel::read(opened, a, opts.fold, threads, chunk);
+    } else {
+        read_sequential(opened, a, opts.fold);
+    }
+}
+
+/// Reads captures in order with one thread.
+fn read_sequential(opened: Vec<capture::OpenCapture>, a: &mut Analysis, fold: bool) {
     let mut session = if fold {
         Session::folding()
     } else {
@@ -139,8 +163,9 @@ impl Session {
     #[inline]
     pub fn push(&mut self, frame: &capture::Frame<'_>) {
         if let Some(p) = self.decoder.decode(frame) {
-            let idx = self.table.add(&p, frame.ts_ns, frame.orig_len);
-            inspect_payload(&p, idx, &mut self.table, &mut self.names);
+            let mut input = FlowInput::new(&p, frame.ts_ns, frame.orig_len);
+            input.tls = inspect_payload(&p, &mut self.names);
+            self.table.add_input(&input);
         }
     }
 
@@ -172,11 +197,12 @@ impl Session {
 }
 
 /// Looks into the few payloads that name hosts: DNS answers and TLS ClientHellos. Cheap checks
-/// first, so that the ordinary packet pays one or two comparisons.
+/// first, so that the ordinary packet pays one or two comparisons. Returns the highest TLS version
+/// a ClientHello offered (0 when the packet holds none).
 #[inline]
-fn inspect_payload(p: &Packet<'_>, idx: usize, table: &mut FlowTable, names: &mut NameTable) {
+fn inspect_payload(p: &Packet<'_>, names: &mut NameTable) -> u16 {
     if p.payload.is_empty() || p.icmp_error.is_some() {
-        return;
+        return 0;
     }
     if p.proto == IpProto::UDP {
         if matches!(p.sport, 53 | 5353 | 5355) {
@@ -197,12 +223,11 @@ fn inspect_payload(p: &Packet<'_>, idx: usize, table: &mut FlowTable, names: &mu
                 if let Some(sni) = hello.sni {
                     names.insert(p.dst, sni.as_str(), NameSource::Sni);
                 }
-                if let Some(f) = table.flow_mut(idx) {
-                    f.tls_max = f.tls_max.max(hello.max_version);
-                }
+                return hello.max_version;
             }
         }
     }
+    0
 }
 
 /// Reads every input and builds the flow table.
@@ -248,7 +273,7 @@ pub fn analyze(paths: &[PathBuf], opts: &Options) -> Analysis {
         };
         opened.push(c);
     }
-    read_in_order(opened, &mut a, opts.fold);
+    read_in_order(opened, &mut a, opts);
     a
 }
 
