@@ -5,7 +5,10 @@
 
 mod live_cmd;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -229,6 +232,43 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Runs `work` with a progress bar on standard error: only when standard error is a terminal and
+/// the work lasts more than a second. Shows bytes read of bytes total, rate and time left.
+fn with_progress<T>(paths: &[PathBuf], work: impl FnOnce(Option<Arc<AtomicU64>>) -> T) -> T {
+    if !io::stderr().is_terminal() {
+        return work(None);
+    }
+    let counter = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let total = engine::total_input_bytes(paths);
+    let (c, d) = (counter.clone(), done.clone());
+    let painter = std::thread::spawn(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(1) {
+            if d.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let bar = indicatif::ProgressBar::new(total.max(1));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        while !d.load(Ordering::Relaxed) {
+            bar.set_position(c.load(Ordering::Relaxed).min(total));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bar.finish_and_clear();
+    });
+    let out = work(Some(counter));
+    done.store(true, Ordering::Relaxed);
+    let _ = painter.join();
+    out
+}
+
 pub(crate) fn open_output(path: &Option<PathBuf>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
         Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
@@ -247,14 +287,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
         } => {
             let mut out = open_output(&output)?;
-            let analysis = engine::analyze(
-                &paths,
-                &Options {
-                    threads,
-                    fold: false,
-                    chunk_bytes: None,
-                },
-            );
+            let analysis = with_progress(&paths, |progress| {
+                engine::analyze(
+                    &paths,
+                    &Options {
+                        threads,
+                        fold: false,
+                        chunk_bytes: None,
+                        progress,
+                    },
+                )
+            });
             if matches!(format, Format::Table | Format::Csv) {
                 report::write_capture_summaries(&analysis, &mut io::stderr().lock())?;
             } else {
@@ -281,14 +324,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Every configuration file is checked before a single packet is read.
             let p = policy.load()?;
             let mut out = open_output(&output)?;
-            let analysis = engine::analyze(
-                &paths,
-                &Options {
-                    threads,
-                    fold: true,
-                    chunk_bytes: None,
-                },
-            );
+            let analysis = with_progress(&paths, |progress| {
+                engine::analyze(
+                    &paths,
+                    &Options {
+                        threads,
+                        fold: true,
+                        chunk_bytes: None,
+                        progress,
+                    },
+                )
+            });
             for e in &analysis.input_errors {
                 eprintln!("error: {e}");
             }
@@ -317,14 +363,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
         } => {
             let p = policy.load()?;
-            let analysis = engine::analyze(
-                &paths,
-                &Options {
-                    threads,
-                    fold: true,
-                    chunk_bytes: None,
-                },
-            );
+            let analysis = with_progress(&paths, |progress| {
+                engine::analyze(
+                    &paths,
+                    &Options {
+                        threads,
+                        fold: true,
+                        chunk_bytes: None,
+                        progress,
+                    },
+                )
+            });
             for e in &analysis.input_errors {
                 eprintln!("error: {e}");
             }

@@ -21,6 +21,8 @@ pub type Value<'i> = Spanned<DeValue<'i>>;
 pub struct Doc<'i> {
     file: PathBuf,
     text: &'i str,
+    /// Byte offsets where lines start, for positions in O(log n).
+    line_starts: Vec<usize>,
     /// Problems found so far.
     pub diags: Vec<Diagnostic>,
 }
@@ -28,9 +30,13 @@ pub struct Doc<'i> {
 impl<'i> Doc<'i> {
     /// Parses `text`; syntax errors become diagnostics and `None`.
     pub fn parse(file: &Path, text: &'i str) -> (Doc<'i>, Option<Spanned<Table<'i>>>) {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
         let mut doc = Doc {
             file: file.to_path_buf(),
             text,
+            line_starts,
             diags: Vec::new(),
         };
         match DeTable::parse(text) {
@@ -46,9 +52,10 @@ impl<'i> Doc<'i> {
 
     /// The 1-based line and column of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line.saturating_sub(1)];
+        let col = self.text.get(start..offset).map_or(0, |l| l.chars().count()) + 1;
         (line, col)
     }
 

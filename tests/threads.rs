@@ -46,11 +46,13 @@ fn check(paths: &[PathBuf], label: &str) {
         threads: Some(1),
         fold,
         chunk_bytes: None,
+        progress: None,
     };
     let many = |fold| Options {
         threads: Some(3),
         fold,
         chunk_bytes: Some(700),
+        progress: None,
     };
     let a = analyze(paths, &one(false));
     let b = analyze(paths, &many(false));

@@ -16,6 +16,7 @@ pub mod pcapng;
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::{Path, PathBuf};
 
 use crate::error::{CaptureError, CaptureErrorKind};
@@ -238,6 +239,9 @@ struct StreamBuf {
 }
 
 const STREAM_CHUNK: usize = 1 << 20;
+
+/// Bytes of a mapped file walked between two releases of the pages behind the read position.
+const WINDOW: usize = 64 << 20;
 
 impl StreamBuf {
     fn new(reader: Box<dyn Read + Send>, prefix: &[u8], gzip: bool) -> StreamBuf {
@@ -517,7 +521,16 @@ impl OpenCapture {
 
     /// Reads every frame into `sink`, in file order, and returns what was read. Damage stops the
     /// reading and is reported in the summary; it never panics.
-    pub fn read<F: FnMut(&Frame<'_>)>(mut self, mut sink: F) -> CaptureSummary {
+    pub fn read<F: FnMut(&Frame<'_>)>(self, sink: F) -> CaptureSummary {
+        self.read_with_progress(None, sink)
+    }
+
+    /// Like [`OpenCapture::read`], adding the bytes consumed to `progress` as it goes.
+    pub fn read_with_progress<F: FnMut(&Frame<'_>)>(
+        mut self,
+        progress: Option<&AtomicU64>,
+        mut sink: F,
+    ) -> CaptureSummary {
         let mut summary = CaptureSummary {
             path: self.path.clone(),
             ..CaptureSummary::default()
@@ -530,25 +543,37 @@ impl OpenCapture {
                     Source::Memory(m) => m,
                     Source::Stream(_) => &[],
                 };
-                let start = self.data_start.min(buf.len());
-                let (used, end) = walk(
-                    &mut self.parser,
-                    &buf[start..],
-                    &mut summary,
-                    &mut last_ts,
-                    &mut sink,
-                );
-                let at = (start + used) as u64;
-                match end {
-                    Walked::End => None,
-                    Walked::NeedMore(n) => Some((
-                        at,
-                        CaptureErrorKind::TruncatedRecord {
-                            needed: n as u64,
-                            available: (buf.len() - start - used) as u64,
-                        },
-                    )),
-                    Walked::Error(k) => Some((at, k)),
+                let mut pos = self.data_start.min(buf.len());
+                let mut released = 0usize;
+                loop {
+                    let (used, end) = walk(
+                        &mut self.parser,
+                        &buf[pos..],
+                        &mut summary,
+                        &mut last_ts,
+                        &mut sink,
+                        WINDOW,
+                    );
+                    pos += used;
+                    if let Some(p) = progress {
+                        p.fetch_add(used as u64, Ordering::Relaxed);
+                    }
+                    released = self.release(released, pos);
+                    let at = pos as u64;
+                    match end {
+                        Walked::Paused => continue,
+                        Walked::End => break None,
+                        Walked::NeedMore(n) => {
+                            break Some((
+                                at,
+                                CaptureErrorKind::TruncatedRecord {
+                                    needed: n as u64,
+                                    available: (buf.len() - pos) as u64,
+                                },
+                            ))
+                        }
+                        Walked::Error(k) => break Some((at, k)),
+                    }
                 }
             }
             Source::Stream(sb) => {
@@ -560,8 +585,12 @@ impl OpenCapture {
                         &mut summary,
                         &mut last_ts,
                         &mut sink,
+                        usize::MAX,
                     );
                     sb.consume(used);
+                    if let Some(p) = progress {
+                        p.fetch_add(used as u64, Ordering::Relaxed);
+                    }
                     match end {
                         Walked::End => {
                             // The window is empty; the stream may still have more.
@@ -588,6 +617,7 @@ impl OpenCapture {
                             }
                         }
                         Walked::Error(k) => break Some((sb.offset, k)),
+                        Walked::Paused => {}
                     }
                 }
             }
@@ -617,6 +647,16 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// Where the chunk starts in the file.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Where the chunk ends in the file.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
     /// Bytes in the chunk.
     pub fn len(&self) -> usize {
         self.end - self.start
@@ -646,6 +686,7 @@ impl ChunkReader<'_> {
             &mut summary,
             &mut last_ts,
             &mut sink,
+            usize::MAX,
         );
         summary
     }
@@ -729,6 +770,27 @@ impl OpenCapture {
         })
     }
 
+    /// Tells the kernel that the mapped bytes from `from` to `to` (rounded down to whole 64 KiB
+    /// pages) will not be read again, so that resident memory stays flat however large the file;
+    /// returns the new release point. The page cache keeps the data; a later read refaults it.
+    pub fn release(&self, from: usize, to: usize) -> usize {
+        const ALIGN: usize = 64 << 10;
+        let end = to & !(ALIGN - 1);
+        if end <= from {
+            return from;
+        }
+        if let Source::Mapped(m) = &self.source {
+            #[cfg(unix)]
+            // SAFETY: the mapping is read-only and file-backed, so dropping its pages loses
+            // nothing: a later access faults them in again from the file. No slice into this
+            // range is alive across the call (callers release only what they finished reading).
+            let _ = unsafe {
+                m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, end - from)
+            };
+        }
+        end
+    }
+
     /// A reader of this capture's chunks that threads can share.
     pub fn chunk_reader(&self) -> Option<ChunkReader<'_>> {
         self.mapped_bytes().map(|buf| ChunkReader { buf })
@@ -800,6 +862,8 @@ fn io_or_gzip(gzip: bool, e: String) -> CaptureErrorKind {
 }
 
 enum Walked {
+    /// Stopped at a record boundary past the limit; more may follow.
+    Paused,
     End,
     NeedMore(usize),
     Error(CaptureErrorKind),
@@ -814,9 +878,13 @@ fn walk<F: FnMut(&Frame<'_>)>(
     summary: &mut CaptureSummary,
     last_ts: &mut i64,
     sink: &mut F,
+    limit: usize,
 ) -> (usize, Walked) {
     let mut pos = 0usize;
     loop {
+        if pos >= limit {
+            return (pos, Walked::Paused);
+        }
         let win = &buf[pos..];
         match parser.next(win) {
             Step::Frame {

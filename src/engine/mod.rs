@@ -7,6 +7,8 @@
 //! scheduled.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use crate::capture::{self, CaptureSummary, Input};
 use crate::classify::{classify, HostTable, Inventory};
@@ -33,6 +35,8 @@ pub struct Options {
     pub fold: bool,
     /// Chunk size for parallel reading (`None`: [`CHUNK_BYTES`]); tests make it small.
     pub chunk_bytes: Option<usize>,
+    /// Bytes of capture consumed so far, for a progress display (the library never prints).
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 /// What was read from one capture and what could not be decoded in it.
@@ -74,7 +78,7 @@ pub fn analyze_bytes(data: &[u8]) -> Analysis {
     let run = |c: Result<capture::OpenCapture, CaptureError>| {
         let mut a = Analysis::default();
         match c {
-            Ok(c) => read_sequential(vec![c], &mut a, false),
+            Ok(c) => read_sequential(vec![c], &mut a, false, None),
             Err(e) => a.input_errors.push(e),
         }
         a
@@ -107,22 +111,41 @@ fn read_in_order(opened: Vec<capture::OpenCapture>, a: &mut Analysis, opts: &Opt
     let chunk = opts.chunk_bytes.unwrap_or(CHUNK_BYTES).max(1);
     let total: u64 = opened.iter().filter_map(|c| c.mapped_len()).sum();
     let all_mapped = opened.iter().all(|c| c.mapped_len().is_some());
+    let progress = opts.progress.as_deref();
     if threads > 1 && all_mapped && total > chunk as u64 {
-        parallel::read(opened, a, opts.fold, threads, chunk);
+        parallel::read(opened, a, opts.fold, threads, chunk, progress);
     } else {
-        read_sequential(opened, a, opts.fold);
+        read_sequential(opened, a, opts.fold, progress);
     }
 }
 
+/// The bytes the inputs hold, for a progress display: mapped lengths, or file sizes for
+/// compressed files (whose progress counts decompressed bytes, so the estimate is rough).
+pub fn total_input_bytes(paths: &[PathBuf]) -> u64 {
+    let (inputs, _, _) = capture::expand_paths(paths);
+    inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum()
+}
+
 /// Reads captures in order with one thread.
-fn read_sequential(opened: Vec<capture::OpenCapture>, a: &mut Analysis, fold: bool) {
+fn read_sequential(
+    opened: Vec<capture::OpenCapture>,
+    a: &mut Analysis,
+    fold: bool,
+    progress: Option<&AtomicU64>,
+) {
     let mut session = if fold {
         Session::folding()
     } else {
         Session::new()
     };
     for c in opened {
-        let summary = c.read(|frame| session.push(frame));
+        let summary = c.read_with_progress(progress, |frame| session.push(frame));
         a.captures.push(session.end_capture(summary));
     }
     if fold {

@@ -15,6 +15,7 @@
 //! the documented output order. Memory stays bounded by the wave, not the file.
 
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
@@ -80,10 +81,11 @@ pub(super) fn read(
     fold: bool,
     threads: usize,
     chunk_bytes: usize,
+    progress: Option<&AtomicU64>,
 ) {
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(p) => p,
-        Err(_) => return super::read_sequential(opened, a, fold),
+        Err(_) => return super::read_sequential(opened, a, fold, progress),
     };
     let parts = threads;
     let mut tables: Vec<FlowTable> = (0..parts)
@@ -101,6 +103,7 @@ pub(super) fn read(
             continue;
         };
         let mut reasm = Reassembler::new();
+        let mut released = 0usize;
         let mut stats = DecodeStats::default();
         let mut parts_summary = Vec::with_capacity(plan.chunks.len());
         for wave in plan.chunks.chunks(threads * 2) {
@@ -132,6 +135,13 @@ pub(super) fn read(
                     }
                 });
             });
+            // The wave's bytes are done: count them and let their pages go.
+            if let (Some(first), Some(last)) = (wave.first(), wave.last()) {
+                if let Some(p) = progress {
+                    p.fetch_add((last.end() - first.start()) as u64, Ordering::Relaxed);
+                }
+                released = cap.release(released, last.end());
+            }
         }
         stats.merge(&reasm.finish());
         let summary = cap.summarize(plan, &parts_summary);

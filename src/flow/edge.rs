@@ -26,7 +26,7 @@ pub struct EdgeKey {
 }
 
 /// Totals of the flows of one outcome (or one TLS class).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
     /// Flows.
     pub flows: u64,
@@ -34,19 +34,41 @@ pub struct Totals {
     pub packets: u64,
     /// Wire bytes, both directions.
     pub bytes: u64,
-    /// First packet of the first flow.
-    pub first_ns: Option<i64>,
-    /// Last packet of the last flow.
-    pub last_ns: Option<i64>,
+    /// First packet of the first flow (`i64::MAX` when there is none).
+    first: i64,
+    /// Last packet of the last flow (`i64::MIN` when there is none).
+    last: i64,
+}
+
+impl Default for Totals {
+    fn default() -> Totals {
+        Totals {
+            flows: 0,
+            packets: 0,
+            bytes: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+        }
+    }
 }
 
 impl Totals {
+    /// First packet of the first flow.
+    pub fn first_ns(&self) -> Option<i64> {
+        (self.flows > 0).then_some(self.first)
+    }
+
+    /// Last packet of the last flow.
+    pub fn last_ns(&self) -> Option<i64> {
+        (self.flows > 0).then_some(self.last)
+    }
+
     fn add_flow(&mut self, f: &Flow) {
         self.flows += 1;
         self.packets += f.total_packets();
         self.bytes += f.total_bytes();
-        self.first_ns = Some(self.first_ns.map_or(f.first_ns, |x| x.min(f.first_ns)));
-        self.last_ns = Some(self.last_ns.map_or(f.last_ns, |x| x.max(f.last_ns)));
+        self.first = self.first.min(f.first_ns);
+        self.last = self.last.max(f.last_ns);
     }
 
     /// Adds other totals.
@@ -54,14 +76,8 @@ impl Totals {
         self.flows += o.flows;
         self.packets += o.packets;
         self.bytes += o.bytes;
-        self.first_ns = match (self.first_ns, o.first_ns) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_ns = match (self.last_ns, o.last_ns) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
     }
 }
 
@@ -103,8 +119,8 @@ pub struct Edge {
     pub tls_below: [Totals; 3],
     /// The lowest "highest version offered" among the flows' ClientHellos (0: none seen).
     pub tls_lowest: u16,
-    /// A few failed attempts, as evidence.
-    pub failures: [Option<Failure>; FAILURE_SAMPLES],
+    /// The earliest few failed attempts, as evidence (allocated only for edges that failed).
+    pub failures: Vec<Failure>,
 }
 
 fn outcome_index(o: Outcome) -> usize {
@@ -134,7 +150,7 @@ impl Edge {
             answered_flows: 0,
             tls_below: [Totals::default(); 3],
             tls_lowest: 0,
-            failures: [None; FAILURE_SAMPLES],
+            failures: Vec::new(),
         }
     }
 
@@ -192,13 +208,14 @@ impl Edge {
                 f.orig_packets,
             )
         };
-        let mut all: Vec<Failure> = self.failures.iter().flatten().copied().collect();
-        all.push(new);
-        all.sort_by_key(rank);
-        self.failures = [None; FAILURE_SAMPLES];
-        for (slot, f) in self.failures.iter_mut().zip(all) {
-            *slot = Some(f);
+        if self.failures.len() == FAILURE_SAMPLES
+            && self.failures.last().is_some_and(|l| rank(l) <= rank(&new))
+        {
+            return;
         }
+        let at = self.failures.partition_point(|f| rank(f) <= rank(&new));
+        self.failures.insert(at, new);
+        self.failures.truncate(FAILURE_SAMPLES);
     }
 
     /// Totals of one outcome.
@@ -251,7 +268,7 @@ impl Edge {
         if o.tls_lowest != 0 && (self.tls_lowest == 0 || o.tls_lowest < self.tls_lowest) {
             self.tls_lowest = o.tls_lowest;
         }
-        for f in o.failures.iter().flatten() {
+        for f in &o.failures {
             self.keep_failure(*f);
         }
     }

@@ -297,3 +297,15 @@ fn folded_edges_equal_the_sum_of_their_flows() {
     assert_eq!(edges[0].all(), from_flows[0].all());
     assert_eq!(edges[0].failed().flows, 1);
 }
+
+#[test]
+fn records_stay_small() {
+    // Memory grows with flows and edges: keep their records compact.
+    eprintln!(
+        "Flow {} bytes, Edge {} bytes, FlowInput {} bytes",
+        std::mem::size_of::<Flow>(),
+        std::mem::size_of::<edge::Edge>(),
+        std::mem::size_of::<FlowInput>()
+    );
+    assert!(std::mem::size_of::<Flow>() <= 256);
+}

@@ -423,8 +423,8 @@ fn finding(
         connections: t.flows,
         packets: t.packets,
         bytes: t.bytes,
-        first_ns: t.first_ns,
-        last_ns: t.last_ns,
+        first_ns: t.first_ns(),
+        last_ns: t.last_ns(),
         outcomes: BTreeMap::new(),
         evidence: Vec::new(),
         explanation: rule.and_then(|r| r.explanation.clone()),
@@ -451,7 +451,7 @@ fn outcome_counts_all(e: &Edge) -> BTreeMap<&'static str, u64> {
 /// How the edge's attempts failed, in words an auditor can check in Wireshark.
 fn failure_evidence(e: &Edge) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for f in e.failures.iter().flatten() {
+    for f in &e.failures {
         let secs = (f.last_ns - f.first_ns) as f64 / 1e9;
         let attempts = if f.orig_packets > 1 {
             format!(", {} attempts over {secs:.1} s", f.orig_packets)
