@@ -16,8 +16,8 @@ pub mod pcapng;
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{CaptureError, CaptureErrorKind};
 use crate::model::{Addr, LinkType};
