@@ -722,6 +722,7 @@ impl OpenCapture {
         let mut start_parser = parser.clone();
         let mut last_ts = 0i64;
         let mut start_ts = 0i64;
+        let mut released = 0usize;
         let stop = loop {
             match parser.next(&buf[pos..]) {
                 Step::Frame { total, ts_ns, .. } => {
@@ -744,6 +745,9 @@ impl OpenCapture {
                 Step::Error(k) => break Some((pos as u64, k)),
             }
             if pos - start >= target {
+                // The walk touched these pages; let them go so that planning a huge file does not
+                // make it resident (reading the chunks faults them back from the page cache).
+                released = self.release(released, pos.saturating_sub(WINDOW));
                 chunks.push(Chunk {
                     start,
                     end: pos,

@@ -305,11 +305,20 @@ impl EdgeTable {
         self.edges.is_empty()
     }
 
-    /// The edges, sorted by key.
+    /// The edges, sorted by key. Keys are sorted apart from the (large) edges, which then move
+    /// once each.
     pub fn into_sorted(self) -> Vec<Edge> {
-        let mut v: Vec<Edge> = self.edges.into_values().collect();
-        v.sort_by_key(|e| e.key);
-        v
+        let mut slots: Vec<Option<Edge>> = self.edges.into_values().map(Some).collect();
+        let mut order: Vec<(EdgeKey, u32)> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (e.key, i as u32)))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .filter_map(|(_, i)| slots[i as usize].take())
+            .collect()
     }
 
     /// Adds another table's edges (the totals of the same edge are summed).

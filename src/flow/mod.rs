@@ -426,7 +426,9 @@ impl FlowTable {
         if let Some(fold) = self.folding.as_mut() {
             fold.now = fold.now.max(ts);
             fold.since_sweep += 1;
-            if fold.since_sweep >= SWEEP_EVERY {
+            // Sweeping costs a pass over the open flows, so it waits for at least as many
+            // packets as there are open flows: amortised, a constant per packet.
+            if fold.since_sweep >= SWEEP_EVERY.max(self.flows.len() as u32) {
                 let now = fold.now;
                 self.sweep(now);
             }
