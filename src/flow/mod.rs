@@ -22,6 +22,7 @@ use crate::decode::{tcp_flags, IcmpError, Packet};
 use crate::model::{Addr, IpProto};
 use rustc_hash::FxHashMap;
 pub use state::{ConnState, EndpointState, Outcome};
+use std::collections::hash_map::Entry;
 
 /// A canonical bidirectional flow key: `(a, pa) <= (b, pb)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -316,17 +317,18 @@ impl FlowInput {
 
 /// The flow table.
 ///
-/// In the default mode every flow is kept until the end (the `flows` command lists them all, and
-/// agrees with tshark's conversations). In folding mode (the audit, live capture) a flow that has
-/// ended is folded into its edge's totals and dropped, so memory follows the number of flows open
-/// at once plus the number of edges; a packet on the 5-tuple of an ended flow starts a new flow.
+/// Open flows live in the hash map itself, so that a packet costs one lookup that lands on its
+/// flow (no second indirection through an index). A flow replaced by port reuse moves to a list of
+/// ended flows. In the default mode every flow is kept until the end (the `flows` command lists
+/// them all, and agrees with tshark's conversations). In folding mode (the audit, live capture) a
+/// flow that has ended is folded into its edge's totals and dropped, so memory follows the number
+/// of flows open at once plus the number of edges; a packet on the 5-tuple of an ended flow starts
+/// a new flow.
 #[derive(Debug, Default)]
 pub struct FlowTable {
-    index: FxHashMap<FlowKey, u32>,
-    flows: Vec<Flow>,
+    open: FxHashMap<FlowKey, Flow>,
+    ended: Vec<Flow>,
     folding: Option<Folding>,
-    /// A slot freed by a folded flow, for the next insert to reuse.
-    free_slot: Option<usize>,
 }
 
 impl FlowTable {
@@ -348,26 +350,15 @@ impl FlowTable {
         let Some(fold) = self.folding.as_mut() else {
             return;
         };
-        let mut i = self.flows.len();
-        while i > 0 {
-            i -= 1;
-            if !has_ended(&self.flows[i], now) {
-                continue;
+        let edges = &mut fold.edges;
+        self.open.retain(|_, f| {
+            if has_ended(f, now) {
+                edges.absorb(f);
+                false
+            } else {
+                true
             }
-            fold.edges.absorb(&self.flows[i]);
-            let gone = self.flows.swap_remove(i);
-            if self.index.get(&gone.key) == Some(&(i as u32)) {
-                self.index.remove(&gone.key);
-            }
-            if let Some(moved) = self.flows.get(i) {
-                let last = self.flows.len() as u32;
-                if let Some(slot) = self.index.get_mut(&moved.key) {
-                    if *slot == last {
-                        *slot = i as u32;
-                    }
-                }
-            }
-        }
+        });
         fold.since_sweep = 0;
     }
 
@@ -380,68 +371,95 @@ impl FlowTable {
     /// Like [`FlowTable::into_edges`], unsorted, for merging with other tables.
     pub fn into_edge_table(mut self) -> edge::EdgeTable {
         let mut edges = self.folding.take().map(|f| f.edges).unwrap_or_default();
-        for f in &self.flows {
+        for f in self.ended.iter().chain(self.open.values()) {
             edges.absorb(f);
         }
         edges
     }
 
-    /// The flows in creation order (unsorted), for merging with other tables.
+    /// The flows, unsorted, for merging with other tables. Flows of one key come in the order
+    /// they were made.
     pub fn into_flows(self) -> Vec<Flow> {
-        self.flows
+        let mut v = self.ended;
+        v.extend(self.open.into_values());
+        v
     }
 
-    /// Number of flows (ended and live).
+    /// Number of flows held (open, and ended ones kept in the default mode).
     pub fn len(&self) -> usize {
-        self.flows.len()
+        self.open.len() + self.ended.len()
     }
 
-    /// Whether no flow was seen.
+    /// Whether no flow is held.
     pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
+        self.len() == 0
     }
 
-    /// Every flow, in order of creation.
-    pub fn flows(&self) -> &[Flow] {
-        &self.flows
-    }
-
-    /// Takes the flows out, sorted by first seen, then key (the documented output order).
+    /// Takes the flows out, sorted by first seen, then key (the documented output order). Flows
+    /// of one key never share a first-seen time and originator, so the order is total.
     pub fn into_sorted(self) -> Vec<Flow> {
-        let mut v = self.flows;
+        let mut v = self.into_flows();
         v.sort_by_key(|f| (f.first_ns, f.key, f.orig));
         v
     }
 
-    /// Accounts one decoded packet of `wire_len` bytes seen at `ts`; returns the index of its flow.
+    /// Accounts one decoded packet of `wire_len` bytes seen at `ts`.
     #[inline]
-    pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) -> usize {
+    pub fn add(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
         self.add_input(&FlowInput::new(p, ts, wire_len))
     }
 
-    /// Accounts one packet in the flow table's own terms; returns the index of its flow.
+    /// Accounts one packet in the flow table's own terms.
     #[inline]
-    pub fn add_input(&mut self, p: &FlowInput) -> usize {
+    pub fn add_input(&mut self, p: &FlowInput) {
         let ts = p.ts;
         if let Some(fold) = self.folding.as_mut() {
             fold.now = fold.now.max(ts);
             fold.since_sweep += 1;
             // Sweeping costs a pass over the open flows, so it waits for at least as many
             // packets as there are open flows: amortised, a constant per packet.
-            if fold.since_sweep >= SWEEP_EVERY.max(self.flows.len() as u32) {
+            if fold.since_sweep >= SWEEP_EVERY.max(self.open.len() as u32) {
                 let now = fold.now;
                 self.sweep(now);
             }
         }
         let key = p.key;
         let side = usize::from(p.side);
+        let is_tcp = key.proto == IpProto::TCP;
+        let bare_syn = p.icmp.is_none()
+            && is_tcp
+            && p.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+        // The flow this packet belongs to: the open one, unless it has ended (folding mode) or
+        // this SYN starts a new connection on the same 5-tuple. One hash lookup either way.
+        let f = match self.open.entry(key) {
+            Entry::Occupied(o) => {
+                let o = o.into_mut();
+                let ended = self.folding.is_some() && has_ended(o, ts);
+                if ended || (bare_syn && is_reuse(o, side, p.seq)) {
+                    let orig = if ended && p.icmp.is_none() {
+                        p.orig_hint
+                    } else {
+                        p.side
+                    };
+                    let old = std::mem::replace(o, Flow::new(key, orig, ts));
+                    match self.folding.as_mut() {
+                        Some(fold) => fold.edges.absorb(&old),
+                        None => self.ended.push(old),
+                    }
+                }
+                o
+            }
+            Entry::Vacant(v) => {
+                let orig = if p.icmp.is_some() {
+                    p.side
+                } else {
+                    p.orig_hint
+                };
+                v.insert(Flow::new(key, orig, ts))
+            }
+        };
         if let Some(err) = p.icmp {
             // The error travels towards the quoted packet's sender.
-            let idx = match self.live_index(&key, ts) {
-                Some(i) => i,
-                None => self.insert(key, p.side, ts),
-            };
-            let f = &mut self.flows[idx];
             f.count(1 - side, ts, p.wire_len, 0);
             f.icmp_count += 1;
             if f.icmp.is_none()
@@ -449,21 +467,8 @@ impl FlowTable {
             {
                 f.icmp = Some(err);
             }
-            return idx;
+            return;
         }
-        let is_tcp = key.proto == IpProto::TCP;
-        let bare_syn = is_tcp && p.flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
-        let idx = match self.live_index(&key, ts) {
-            Some(i) => {
-                if bare_syn && self.is_reuse(i, side, p.seq) {
-                    self.insert(key, p.side, ts)
-                } else {
-                    i
-                }
-            }
-            None => self.insert(key, p.orig_hint, ts),
-        };
-        let f = &mut self.flows[idx];
         f.count(side, ts, p.wire_len, p.payload_len);
         if is_tcp {
             if bare_syn && f.syn_seq[side].is_none() {
@@ -477,60 +482,18 @@ impl FlowTable {
         if p.tls != 0 {
             f.tls_max = f.tls_max.max(p.tls);
         }
-        idx
     }
+}
 
-    /// Whether a bare SYN from `side` starts a new connection on the 5-tuple of flow `i`: that side
-    /// already sent something, and not this same SYN (a retransmission keeps its sequence number).
-    fn is_reuse(&self, i: usize, side: usize, seq: u32) -> bool {
-        let f = &self.flows[i];
-        if f.packets[side] == 0 {
-            return false;
-        }
-        match f.syn_seq[side] {
-            Some(s) => s != seq,
-            None => true,
-        }
+/// Whether a bare SYN from `side` starts a new connection on the 5-tuple of flow `f`: that side
+/// already sent something, and not this same SYN (a retransmission keeps its sequence number).
+fn is_reuse(f: &Flow, side: usize, seq: u32) -> bool {
+    if f.packets[side] == 0 {
+        return false;
     }
-
-    /// The flow a packet of `key` at `ts` belongs to, if one is open. In folding mode a flow that
-    /// has ended is folded first, so the packet starts a new one.
-    #[inline]
-    fn live_index(&mut self, key: &FlowKey, ts: i64) -> Option<usize> {
-        let i = *self.index.get(key)? as usize;
-        if let Some(fold) = self.folding.as_mut() {
-            if has_ended(&self.flows[i], ts) {
-                fold.edges.absorb(&self.flows[i]);
-                self.index.remove(key);
-                // The slot is reused by the flow `insert` is about to create.
-                self.free_slot = Some(i);
-                return None;
-            }
-        }
-        Some(i)
-    }
-
-    fn insert(&mut self, key: FlowKey, orig: u8, ts: i64) -> usize {
-        let flow = Flow::new(key, orig, ts);
-        let idx = if let Some(fold) = self.folding.as_mut() {
-            // Folding mode keeps one flow per key: a flow replaced by port reuse is folded now.
-            if let Some(&old) = self.index.get(&key) {
-                fold.edges.absorb(&self.flows[old as usize]);
-                self.flows[old as usize] = flow;
-                old as usize
-            } else if let Some(slot) = self.free_slot.take() {
-                self.flows[slot] = flow;
-                slot
-            } else {
-                self.flows.push(flow);
-                self.flows.len() - 1
-            }
-        } else {
-            self.flows.push(flow);
-            self.flows.len() - 1
-        };
-        self.index.insert(key, idx as u32);
-        idx
+    match f.syn_seq[side] {
+        Some(s) => s != seq,
+        None => true,
     }
 }
 
