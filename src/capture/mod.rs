@@ -11,6 +11,7 @@
 //!
 //! This module knows nothing of protocols; frames go to a caller-supplied sink.
 
+pub mod live;
 pub mod pcap;
 pub mod pcapng;
 
