@@ -306,19 +306,28 @@ impl EdgeTable {
     }
 
     /// The edges, sorted by key. Keys are sorted apart from the (large) edges, which then move
-    /// once each.
+    /// into place once each, without a second buffer.
     pub fn into_sorted(self) -> Vec<Edge> {
-        let mut slots: Vec<Option<Edge>> = self.edges.into_values().map(Some).collect();
-        let mut order: Vec<(EdgeKey, u32)> = slots
+        let mut v: Vec<Edge> = self.edges.into_values().collect();
+        let mut order: Vec<(EdgeKey, u32)> = v
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.as_ref().map(|e| (e.key, i as u32)))
+            .map(|(i, e)| (e.key, i as u32))
             .collect();
         order.sort_unstable();
-        order
-            .into_iter()
-            .filter_map(|(_, i)| slots[i as usize].take())
-            .collect()
+        // `order[i].1` is where the edge that belongs at `i` sits now; follow each cycle.
+        let mut src: Vec<u32> = order.into_iter().map(|(_, i)| i).collect();
+        for i in 0..src.len() {
+            let mut cur = i;
+            while src[cur] as usize != i {
+                let next = src[cur] as usize;
+                v.swap(cur, next);
+                src[cur] = cur as u32;
+                cur = next;
+            }
+            src[cur] = cur as u32;
+        }
+        v
     }
 
     /// Adds another table's edges (the totals of the same edge are summed).

@@ -25,7 +25,7 @@ pub use state::{ConnState, EndpointState, Outcome};
 use std::collections::hash_map::Entry;
 
 /// A canonical bidirectional flow key: `(a, pa) <= (b, pb)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// Transport protocol.
     pub proto: IpProto,
@@ -37,6 +37,26 @@ pub struct FlowKey {
     pub pa: u16,
     /// The higher endpoint's port (ICMP: code).
     pub pb: u16,
+}
+
+/// Hashes the key as five words: the derived hash would feed the addresses byte array by byte
+/// array with length prefixes, which costs more on the per-packet path than the lookup itself.
+impl std::hash::Hash for FlowKey {
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let (a0, a1) = self.a.words();
+        let (b0, b1) = self.b.words();
+        let tail = u64::from(self.proto.0)
+            | u64::from(self.a.is_v6()) << 8
+            | u64::from(self.b.is_v6()) << 9
+            | u64::from(self.pa) << 16
+            | u64::from(self.pb) << 32;
+        h.write_u64(a0);
+        h.write_u64(a1);
+        h.write_u64(b0);
+        h.write_u64(b1);
+        h.write_u64(tail);
+    }
 }
 
 impl FlowKey {
@@ -267,6 +287,8 @@ struct Folding {
     edges: edge::EdgeTable,
     now: i64,
     since_sweep: u32,
+    /// Capture time of the last sweep.
+    last_sweep: i64,
 }
 
 /// One packet as the flow table needs it: small, owned, and the same whether it comes straight
@@ -350,6 +372,7 @@ impl FlowTable {
         let Some(fold) = self.folding.as_mut() else {
             return;
         };
+        fold.last_sweep = now;
         let edges = &mut fold.edges;
         self.open.retain(|_, f| {
             if has_ended(f, now) {
@@ -417,8 +440,11 @@ impl FlowTable {
             fold.now = fold.now.max(ts);
             fold.since_sweep += 1;
             // Sweeping costs a pass over the open flows, so it waits for at least as many
-            // packets as there are open flows: amortised, a constant per packet.
-            if fold.since_sweep >= SWEEP_EVERY.max(self.open.len() as u32) {
+            // packets as there are open flows (amortised, a constant per packet), and for capture
+            // time to move on by the shortest linger (before that, nothing new can have ended).
+            if fold.since_sweep >= SWEEP_EVERY.max(self.open.len() as u32)
+                && fold.now.saturating_sub(fold.last_sweep) >= CLOSED_LINGER_NS
+            {
                 let now = fold.now;
                 self.sweep(now);
             }

@@ -309,3 +309,23 @@ fn records_stay_small() {
     );
     assert!(std::mem::size_of::<Flow>() <= 256);
 }
+
+#[test]
+fn edges_come_out_sorted_by_key() {
+    let mut t = edge::EdgeTable::new();
+    let mut flows = Vec::new();
+    for sport in [7u16, 3, 9, 1, 5, 2, 8] {
+        let mut ft = FlowTable::new();
+        let mut p = pkt(true, IpProto::UDP, 0, 1, 0);
+        p.dport = 1000 + sport * 7 % 11;
+        p.sport = 40000 + sport;
+        ft.add(&p, i64::from(sport), 60);
+        flows.extend(ft.into_sorted());
+    }
+    for f in &flows {
+        t.absorb(f);
+    }
+    let v = t.into_sorted();
+    assert_eq!(v.len(), flows.len());
+    assert!(v.windows(2).all(|w| w[0].key < w[1].key));
+}
