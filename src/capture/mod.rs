@@ -241,12 +241,26 @@ struct StreamBuf {
 
 const STREAM_CHUNK: usize = 1 << 20;
 
+/// Bytes asked of a plain file per read when it is read in order: small enough that what was
+/// just copied is still in the cache when it is parsed (measured: 128-256 KiB beat 64 KiB and
+/// 1-8 MiB by a quarter on a 1 GiB capture).
+const READ_CHUNK: usize = 256 << 10;
+
 /// Bytes of a mapped file walked between two releases of the pages behind the read position.
 const WINDOW: usize = 64 << 20;
 
 impl StreamBuf {
     fn new(reader: Box<dyn Read + Send>, prefix: &[u8], gzip: bool) -> StreamBuf {
-        let mut buf = vec![0u8; STREAM_CHUNK.max(prefix.len())];
+        StreamBuf::with_chunk(reader, prefix, gzip, STREAM_CHUNK)
+    }
+
+    fn with_chunk(
+        reader: Box<dyn Read + Send>,
+        prefix: &[u8],
+        gzip: bool,
+        chunk: usize,
+    ) -> StreamBuf {
+        let mut buf = vec![0u8; chunk.max(prefix.len())];
         buf[..prefix.len()].copy_from_slice(prefix);
         StreamBuf {
             reader,
@@ -304,6 +318,8 @@ pub struct OpenCapture {
     parser: Parser,
     /// Where the first record starts.
     data_start: usize,
+    /// The file behind a mapping: read in order, it is read through large buffered reads.
+    file: Option<File>,
 }
 
 /// Opens an input, recognises its format by content, and reads its file header.
@@ -346,6 +362,7 @@ pub fn open(input: &Input) -> Result<OpenCapture, CaptureError> {
                             source: Source::Mapped(map),
                             parser,
                             data_start,
+                            file: Some(file),
                         });
                     }
                 }
@@ -371,6 +388,7 @@ pub fn open_memory(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<OpenCaptu
         source: Source::Memory(bytes),
         parser,
         data_start,
+        file: None,
     })
 }
 
@@ -406,6 +424,7 @@ fn open_stream(
             source: Source::Stream(sb),
             parser,
             data_start,
+            file: None,
         });
     }
     let mut sb = StreamBuf::new(reader, &head[..got], false);
@@ -415,6 +434,7 @@ fn open_stream(
         source: Source::Stream(sb),
         parser,
         data_start,
+        file: None,
     })
 }
 
@@ -537,6 +557,19 @@ impl OpenCapture {
             ..CaptureSummary::default()
         };
         let mut last_ts = 0i64;
+        // Read in order, a mapped file is faster through large buffered reads: mapping costs a
+        // page fault (or its batched equivalent) per 4 KiB page, more than copying the bytes,
+        // and the buffer keeps resident memory flat. The mapping served to find the first
+        // timestamp and, for parallel reading, the chunks.
+        if let (Source::Mapped(_), Some(mut file)) = (&self.source, self.file.take()) {
+            use std::io::Seek;
+            if file.seek(io::SeekFrom::Start(0)).is_ok() {
+                let mut sb = StreamBuf::with_chunk(Box::new(file), &[], false, READ_CHUNK);
+                if sb.fill(self.data_start).is_ok() {
+                    self.source = Source::Stream(sb);
+                }
+            }
+        }
         let stop: Option<(u64, CaptureErrorKind)> = match &mut self.source {
             Source::Mapped(_) | Source::Memory(_) => {
                 let buf: &[u8] = match &self.source {
