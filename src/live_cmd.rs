@@ -132,8 +132,10 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {w}");
     }
 
+    // A folding session: flows that ended are folded into per-edge totals as the capture goes,
+    // so a week-long run holds the open flows and the edges, not every connection.
     let mut consumer = LiveConsumer {
-        session: Session::new(),
+        session: Session::folding(),
         status: io::stderr().is_terminal(),
     };
     let opts = RunOptions {
@@ -159,10 +161,10 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     // The same audit as for files, over the one live "capture".
     let LiveConsumer { mut session, .. } = consumer;
     let report_capture = session.end_capture(capture_summary(&info, &summary));
-    let (flows, names) = session.finish();
+    let (edges, names) = session.finish_edges();
     let analysis = engine::Analysis {
         captures: vec![report_capture],
-        flows,
+        edges,
         names,
         ..Default::default()
     };

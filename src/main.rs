@@ -295,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         fold: false,
                         chunk_bytes: None,
                         progress,
+                        force_parallel: false,
                     },
                 )
             });
@@ -332,6 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         fold: true,
                         chunk_bytes: None,
                         progress,
+                        force_parallel: false,
                     },
                 )
             });
@@ -371,6 +373,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         fold: true,
                         chunk_bytes: None,
                         progress,
+                        force_parallel: false,
                     },
                 )
             });

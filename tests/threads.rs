@@ -47,12 +47,14 @@ fn check(paths: &[PathBuf], label: &str) {
         fold,
         chunk_bytes: None,
         progress: None,
+        force_parallel: false,
     };
     let many = |fold| Options {
         threads: Some(3),
         fold,
         chunk_bytes: Some(700),
         progress: None,
+        force_parallel: true,
     };
     let a = analyze(paths, &one(false));
     let b = analyze(paths, &many(false));

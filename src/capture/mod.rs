@@ -829,6 +829,27 @@ impl OpenCapture {
         end
     }
 
+    /// The mean length of the first `n` records (headers included), from the mapping, or `None`
+    /// for streams and captures without records. Cheap: it reads the first pages only.
+    pub fn mean_record_len(&self, n: usize) -> Option<usize> {
+        let buf = self.mapped_bytes()?;
+        let mut parser = self.parser.clone();
+        let mut pos = self.data_start.min(buf.len());
+        let start = pos;
+        let mut frames = 0usize;
+        while frames < n {
+            match parser.next(&buf[pos..]) {
+                Step::Frame { total, .. } => {
+                    pos += total;
+                    frames += 1;
+                }
+                Step::Skip(k) => pos += k,
+                _ => break,
+            }
+        }
+        (frames > 0).then(|| (pos - start) / frames)
+    }
+
     /// A reader of this capture's chunks that threads can share.
     pub fn chunk_reader(&self) -> Option<ChunkReader<'_>> {
         self.mapped_bytes().map(|buf| ChunkReader { buf })
