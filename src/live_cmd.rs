@@ -21,7 +21,7 @@ use flowaudit::capture::live::{
     self, Backend, Consumer, LiveError, LiveErrorKind, LiveSummary, OpenOptions, PcapngOut,
     Progress, RunOptions, SourceInfo,
 };
-use flowaudit::capture::{CaptureSummary, Frame};
+use flowaudit::capture::{CaptureSummary, Frame, LiveInfo};
 use flowaudit::engine::{self, Session};
 use flowaudit::error::{CaptureError, CaptureErrorKind};
 use flowaudit::report;
@@ -160,7 +160,7 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
 
     // The same audit as for files, over the one live "capture".
     let LiveConsumer { mut session, .. } = consumer;
-    let report_capture = session.end_capture(capture_summary(&info, &summary));
+    let report_capture = session.end_capture(capture_summary(&info, &summary, &args.write));
     let (edges, names) = session.finish_edges();
     let analysis = engine::Analysis {
         captures: vec![report_capture],
@@ -177,7 +177,6 @@ pub fn run(args: LiveArgs) -> anyhow::Result<ExitCode> {
     );
     let mut doc = Vec::new();
     report::audit::write(&r, args.format, args.strict, &mut doc)?;
-    let doc = annotate(doc, args.format, &info, &summary, &args.write)?;
     out.write_all(&doc)?;
     out.flush()?;
 
@@ -314,9 +313,24 @@ fn end_line(summary: &LiveSummary, write: &Option<PathBuf>) -> String {
 }
 
 /// The live capture as a capture summary, so that the report states it like a file.
-fn capture_summary(info: &SourceInfo, s: &LiveSummary) -> CaptureSummary {
+fn capture_summary(info: &SourceInfo, s: &LiveSummary, write: &Option<PathBuf>) -> CaptureSummary {
     let path = PathBuf::from(format!("live:{}", info.interface));
+    let st = &s.progress.stats;
+    let live = LiveInfo {
+        interface: info.interface.clone(),
+        backend: info.backend.as_str().to_string(),
+        filter: info.filter.clone(),
+        captured: s.progress.packets,
+        received: st.received,
+        dropped: st.dropped,
+        if_dropped: st.if_dropped,
+        elapsed_s: s.progress.elapsed.as_secs_f64(),
+        stopped_by: s.stop.as_str().to_string(),
+        write: write.as_ref().map(|p| p.display().to_string()),
+        write_error: s.write_error.as_ref().map(|e| e.to_string()),
+    };
     CaptureSummary {
+        live: Some(live),
         format: format!("live/{}", info.backend),
         link_types: vec![info.link],
         packets: s.progress.packets,
@@ -330,78 +344,6 @@ fn capture_summary(info: &SourceInfo, s: &LiveSummary) -> CaptureSummary {
         }),
         path,
         ..CaptureSummary::default()
-    }
-}
-
-/// Adds what only a live capture has to the report: packets received and dropped by the kernel,
-/// why it stopped, and the `--write` file. JSON gets a `live` object in its capture; text a
-/// `live:` line under the capture line; CSV (findings only) is left as it is, the counts are on
-/// standard error.
-fn annotate(
-    doc: Vec<u8>,
-    format: AuditFormat,
-    info: &SourceInfo,
-    s: &LiveSummary,
-    write: &Option<PathBuf>,
-) -> anyhow::Result<Vec<u8>> {
-    let st = &s.progress.stats;
-    match format {
-        AuditFormat::Json => {
-            let mut v: serde_json::Value = serde_json::from_slice(&doc)?;
-            let live = serde_json::json!({
-                "interface": info.interface,
-                "backend": info.backend.as_str(),
-                "filter": info.filter,
-                "captured": s.progress.packets,
-                "received": st.received,
-                "dropped": st.dropped,
-                "if_dropped": st.if_dropped,
-                "elapsed_s": s.progress.elapsed.as_secs_f64(),
-                "stopped_by": s.stop.as_str(),
-                "write": write.as_ref().map(|p| p.display().to_string()),
-                "write_error": s.write_error.as_ref().map(|e| e.to_string()),
-            });
-            if let Some(c) = v
-                .get_mut("captures")
-                .and_then(|c| c.as_array_mut())
-                .and_then(|c| c.first_mut())
-                .and_then(|c| c.as_object_mut())
-            {
-                c.insert("live".to_string(), live);
-            }
-            let mut out = serde_json::to_vec_pretty(&v)?;
-            out.push(b'\n');
-            Ok(out)
-        }
-        AuditFormat::Text => {
-            let text = String::from_utf8(doc)?;
-            let mut line = format!(
-                "live: {} packets captured in {:.1} s ({}); {}",
-                s.progress.packets,
-                s.progress.elapsed.as_secs_f64(),
-                s.stop.as_str(),
-                kernel_counts(s)
-            );
-            if let Some(p) = write {
-                line.push_str(&format!("; packets kept in {}", p.display()));
-            }
-            let mut out = String::with_capacity(text.len() + line.len() + 1);
-            let mut done = false;
-            for l in text.split_inclusive('\n') {
-                out.push_str(l);
-                if !done && l.starts_with("capture: live:") {
-                    out.push_str(&line);
-                    out.push('\n');
-                    done = true;
-                }
-            }
-            if !done {
-                out.push_str(&line);
-                out.push('\n');
-            }
-            Ok(out.into_bytes())
-        }
-        AuditFormat::Csv => Ok(doc),
     }
 }
 

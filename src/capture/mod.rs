@@ -205,6 +205,66 @@ pub struct CaptureSummary {
     pub names: Vec<(Addr, String)>,
     /// Damage that stopped the reading early; everything before it was kept.
     pub error: Option<CaptureError>,
+    /// For a live capture: the interface, the kernel's counts, why it stopped.
+    pub live: Option<LiveInfo>,
+}
+
+/// What only a live capture has, for the report.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct LiveInfo {
+    /// The interface captured on.
+    pub interface: String,
+    /// The capture backend (`af-packet`, `pnet`, `libpcap`).
+    pub backend: String,
+    /// The BPF filter, if any.
+    pub filter: Option<String>,
+    /// Packets captured.
+    pub captured: u64,
+    /// Packets the kernel received, where the backend reports it.
+    pub received: Option<u64>,
+    /// Packets the kernel dropped, where the backend reports it.
+    pub dropped: Option<u64>,
+    /// Packets the interface dropped, where the backend reports it.
+    pub if_dropped: Option<u64>,
+    /// Seconds the capture ran.
+    pub elapsed_s: f64,
+    /// Why it stopped (`duration`, `packets`, `interrupted`, ...).
+    pub stopped_by: String,
+    /// The pcapng file every packet was kept in.
+    pub write: Option<String>,
+    /// Why writing that file failed, if it did.
+    pub write_error: Option<String>,
+}
+
+impl LiveInfo {
+    /// The kernel's counts in words.
+    pub fn kernel_counts(&self) -> String {
+        match (self.received, self.dropped) {
+            (Some(r), Some(d)) => {
+                let mut s = format!("the kernel received {r} and dropped {d}");
+                if let Some(i) = self.if_dropped.filter(|&i| i > 0) {
+                    s.push_str(&format!(", the interface dropped {i}"));
+                }
+                s
+            }
+            _ => "this backend reports no kernel counts or drops".to_string(),
+        }
+    }
+
+    /// The `live:` line of the text report.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "live: {} packets captured in {:.1} s ({}); {}",
+            self.captured,
+            self.elapsed_s,
+            self.stopped_by,
+            self.kernel_counts()
+        );
+        if let Some(p) = &self.write {
+            line.push_str(&format!("; packets kept in {p}"));
+        }
+        line
+    }
 }
 
 impl CaptureSummary {

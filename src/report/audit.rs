@@ -169,9 +169,13 @@ fn write_text(r: &AuditReport, strict: bool, w: &mut dyn Write) -> io::Result<()
             j.last_seen.clone().unwrap_or_default(),
             j.duration_s,
             j.error
+                .as_ref()
                 .map(|e| format!(" WARNING: {e}"))
                 .unwrap_or_default()
         )?;
+        if let Some(live) = &j.live {
+            writeln!(w, "{}", live.line())?;
+        }
     }
     for e in &r.analysis.input_errors {
         writeln!(w, "input error: {e}")?;

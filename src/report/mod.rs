@@ -70,6 +70,9 @@ pub struct CaptureJson {
     pub undecoded: std::collections::BTreeMap<String, u64>,
     /// Damage that stopped the reading early.
     pub error: Option<String>,
+    /// What only a live capture has (interface, kernel counts, why it stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::capture::LiveInfo>,
 }
 
 impl From<&CaptureReport> for CaptureJson {
@@ -100,6 +103,7 @@ impl From<&CaptureReport> for CaptureJson {
             },
             undecoded,
             error: s.error.as_ref().map(|e| e.to_string()),
+            live: s.live.clone(),
         }
     }
 }
