@@ -232,6 +232,39 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Reads the captures (folding ended flows) and judges them; says whether an input could not be
+/// read at all (the errors are printed on standard error).
+fn audit_captures(
+    p: Policy,
+    paths: &[PathBuf],
+    threads: Option<usize>,
+) -> (engine::AuditReport, bool) {
+    let analysis = with_progress(paths, |progress| {
+        engine::analyze(
+            paths,
+            &Options {
+                threads,
+                fold: true,
+                chunk_bytes: None,
+                progress,
+                force_parallel: false,
+            },
+        )
+    });
+    for e in &analysis.input_errors {
+        eprintln!("error: {e}");
+    }
+    let input_failed = !analysis.input_errors.is_empty();
+    let r = engine::audit(
+        analysis,
+        &p.rules,
+        p.inventory.as_ref(),
+        &p.features,
+        p.features_from,
+    );
+    (r, input_failed)
+}
+
 /// Runs `work` with a progress bar on standard error: only when standard error is a terminal and
 /// the work lasts more than a second. Shows bytes read of bytes total, rate and time left.
 fn with_progress<T>(paths: &[PathBuf], work: impl FnOnce(Option<Arc<AtomicU64>>) -> T) -> T {
@@ -325,29 +358,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // Every configuration file is checked before a single packet is read.
             let p = policy.load()?;
             let mut out = open_output(&output)?;
-            let analysis = with_progress(&paths, |progress| {
-                engine::analyze(
-                    &paths,
-                    &Options {
-                        threads,
-                        fold: true,
-                        chunk_bytes: None,
-                        progress,
-                        force_parallel: false,
-                    },
-                )
-            });
-            for e in &analysis.input_errors {
-                eprintln!("error: {e}");
-            }
-            let input_failed = !analysis.input_errors.is_empty();
-            let r = engine::audit(
-                analysis,
-                &p.rules,
-                p.inventory.as_ref(),
-                &p.features,
-                p.features_from,
-            );
+            let (r, input_failed) = audit_captures(p, &paths, threads);
             report::audit::write(&r, format, strict, &mut out)?;
             out.flush()?;
             Ok(if input_failed {
@@ -365,29 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
         } => {
             let p = policy.load()?;
-            let analysis = with_progress(&paths, |progress| {
-                engine::analyze(
-                    &paths,
-                    &Options {
-                        threads,
-                        fold: true,
-                        chunk_bytes: None,
-                        progress,
-                        force_parallel: false,
-                    },
-                )
-            });
-            for e in &analysis.input_errors {
-                eprintln!("error: {e}");
-            }
-            let input_failed = !analysis.input_errors.is_empty();
-            let r = engine::audit(
-                analysis,
-                &p.rules,
-                p.inventory.as_ref(),
-                &p.features,
-                p.features_from,
-            );
+            let (r, input_failed) = audit_captures(p, &paths, threads);
             let mut out = io::BufWriter::new(io::stdout().lock());
             match format {
                 AuditFormat::Json => {

@@ -254,15 +254,7 @@ impl Reassembler {
 
     /// Ends a capture: what never completed is counted, and the counts returned.
     pub fn finish(&mut self) -> DecodeStats {
-        let pending = self.frags.drain_pending();
-        self.stats.add(Reason::IncompleteFragment, pending);
-        let fs = self.frags.stats();
-        self.stats
-            .add(Reason::FragmentReassembled, fs.absorbed_frames);
-        self.stats
-            .add(Reason::IncompleteFragment, fs.evicted_frames);
-        self.frags.reset_stats();
-        std::mem::take(&mut self.stats)
+        close_fragments(&mut self.frags, &mut self.stats)
     }
 }
 
@@ -336,16 +328,21 @@ impl Decoder {
 
     /// Ends the input: fragments still waiting are counted as incomplete, and the counts returned.
     pub fn finish(&mut self) -> DecodeStats {
-        let pending = self.frags.drain_pending();
-        self.stats.add(Reason::IncompleteFragment, pending);
-        let fs = self.frags.stats();
-        self.stats
-            .add(Reason::FragmentReassembled, fs.absorbed_frames);
-        self.stats
-            .add(Reason::IncompleteFragment, fs.evicted_frames);
-        self.frags.reset_stats();
-        std::mem::take(&mut self.stats)
+        close_fragments(&mut self.frags, &mut self.stats)
     }
+}
+
+/// Ends a capture's fragment accounting: datagrams still waiting or given up count as incomplete
+/// fragments, frames absorbed into completed datagrams as reassembled; the counts are returned and
+/// reset.
+fn close_fragments(frags: &mut frag::FragTable, stats: &mut DecodeStats) -> DecodeStats {
+    let pending = frags.drain_pending();
+    stats.add(Reason::IncompleteFragment, pending);
+    let fs = frags.stats();
+    stats.add(Reason::FragmentReassembled, fs.absorbed_frames);
+    stats.add(Reason::IncompleteFragment, fs.evicted_frames);
+    frags.reset_stats();
+    std::mem::take(stats)
 }
 
 /// Per-frame decoding context.
