@@ -18,8 +18,12 @@
 //!   roles against them: missing, blocked, unexpected, deprecated, ok.
 //! - [`report`]: writers for the results (table, CSV, JSON), and Wireshark display filters.
 //!
-//! [`engine`] drives the pipeline over a set of inputs. The library never prints and never exits;
-//! the `flowaudit` binary parses arguments, calls it, and maps results to exit codes.
+//! [`engine`] drives the pipeline over a set of inputs: in order on one thread, or over chunks and
+//! flow-key partitions on several threads with identical results. Live capture
+//! ([`capture::live`]) feeds the same engine session frame by frame. [`synth`] is the project's
+//! deterministic traffic generator, behind the samples and the benchmarks. The library never prints
+//! and never exits; the `flowaudit` binary parses arguments, calls it, and maps results to exit
+//! codes.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
