@@ -375,6 +375,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads,
             paths,
         } => {
+            if format == AuditFormat::Csv {
+                anyhow::bail!("roles: --format takes text or json");
+            }
             let p = policy.load()?;
             let (r, input_failed) = audit_captures(p, &paths, threads);
             let mut out = io::BufWriter::new(io::stdout().lock());

@@ -500,3 +500,57 @@ fn the_same_traffic_in_another_encapsulation_gives_the_same_verdicts() {
         }
     }
 }
+
+#[test]
+fn background_stays_background_when_the_shipped_rules_are_replaced() {
+    let dir = samples();
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let o = bin()
+        .args([
+            "audit",
+            "--format",
+            "json",
+            "-i",
+            s(&dir.join("healthy-phs-sso.inventory.toml")),
+            "--rules",
+            s(&rules.join("hybrid-identity.toml")),
+            "--rules",
+            s(&rules.join("endpoints.toml")),
+            s(&dir.join("healthy-phs-sso.pcap")),
+        ])
+        .output()
+        .unwrap();
+    let doc = json(&o);
+    assert!(
+        !findings(&doc).iter().any(|f| f.contains("udp/137")),
+        "{:?}",
+        findings(&doc)
+    );
+    assert!(doc["background"]["NetBIOS name and datagram services"]["flows"].as_u64() >= Some(1));
+}
+
+#[test]
+fn an_unreadable_input_makes_the_report_say_exit_2() {
+    let dir = samples();
+    let o = bin()
+        .args([
+            "audit",
+            "--format",
+            "json",
+            "-i",
+            s(&dir.join("healthy-phs-sso.inventory.toml")),
+            s(&dir.join("healthy-phs-sso.pcap")),
+            s(&dir.join("README.md")),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let doc = json(&o);
+    assert_eq!(doc["exit_code"], 2);
+    assert_eq!(doc["verdict"], "input-errors");
+    assert_eq!(
+        doc["summary"]["ok"].as_u64().map(|n| n > 0),
+        Some(true),
+        "the readable capture is still judged"
+    );
+}

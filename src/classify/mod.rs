@@ -294,6 +294,14 @@ pub fn classify(
     }
     add_evidence(&mut t, evidence, &free);
 
+    // A name on the ignore list sets aside only hosts that hold no role: a cloud endpoint reached
+    // through an ignored CNAME target is still judged.
+    for h in t.hosts.values_mut() {
+        if !h.roles.is_empty() {
+            h.ignored = None;
+        }
+    }
+
     // Units for hosts whose on-premises role was inferred.
     let inferred: Vec<Addr> = t
         .hosts

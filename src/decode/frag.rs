@@ -25,7 +25,6 @@ pub(crate) struct FragKey {
 
 #[derive(Debug)]
 struct Entry {
-    first_ts: i64,
     ranges: [(u32, u32); MAX_RANGES],
     nranges: usize,
     /// End of the datagram, known once the last fragment arrived.
@@ -113,6 +112,9 @@ pub struct FragStats {
 #[derive(Debug, Default)]
 pub(crate) struct FragTable {
     pending: FxHashMap<FragKey, Entry>,
+    /// Keys in the order their datagrams started (completed ones are skipped when met), so that
+    /// giving up the oldest costs no scan of the table.
+    order: std::collections::VecDeque<FragKey>,
     stats: FragStats,
 }
 
@@ -121,17 +123,22 @@ impl FragTable {
     pub fn add<'a>(
         &mut self,
         key: FragKey,
-        ts: i64,
         offset: u32,
         len: u32,
         more: bool,
         head: Option<Result<Packet<'a>, Reason>>,
     ) -> FragVerdict<'a> {
-        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING {
-            self.evict_oldest();
+        if !self.pending.contains_key(&key) {
+            if self.pending.len() >= MAX_PENDING {
+                self.evict_oldest();
+            }
+            self.order.push_back(key);
+            if self.order.len() > 4 * MAX_PENDING {
+                let pending = &self.pending;
+                self.order.retain(|k| pending.contains_key(k));
+            }
         }
         let e = self.pending.entry(key).or_insert_with(|| Entry {
-            first_ts: ts,
             ranges: [(0, 0); MAX_RANGES],
             nranges: 0,
             total: None,
@@ -159,14 +166,10 @@ impl FragTable {
     }
 
     fn evict_oldest(&mut self) {
-        let oldest = self
-            .pending
-            .iter()
-            .min_by_key(|(_, e)| e.first_ts)
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest {
+        while let Some(k) = self.order.pop_front() {
             if let Some(e) = self.pending.remove(&k) {
                 self.stats.evicted_frames += e.frames;
+                return;
             }
         }
     }
@@ -175,6 +178,7 @@ impl FragTable {
     pub fn drain_pending(&mut self) -> u64 {
         let n = self.pending.values().map(|e| e.frames).sum();
         self.pending.clear();
+        self.order.clear();
         n
     }
 

@@ -193,7 +193,7 @@ where
         });
         return Err(Reason::FragmentReassembled);
     }
-    match cx.frags.add(key, ts, offset, len, more, head) {
+    match cx.frags.add(key, offset, len, more, head) {
         FragVerdict::Held => Err(Reason::FragmentReassembled),
         FragVerdict::Complete(r) => r,
     }
@@ -261,10 +261,13 @@ pub(crate) fn transport<'a>(
                 complete_header: complete,
                 ..bare
             };
-            if let Some(inner) = udp_tunnel(cx, sport, dport, payload) {
-                return Ok(inner);
+            match udp_tunnel(cx, sport, dport, payload) {
+                Some(Ok(inner)) => Ok(inner),
+                // The inner packet is a fragment held for reassembly: it is counted (once) when
+                // its datagram completes, not as a packet of the tunnel.
+                Some(Err(Reason::FragmentReassembled)) => Err(Reason::FragmentReassembled),
+                _ => Ok(outer),
             }
-            Ok(outer)
         }
         132 => {
             let sport = be16(d, 0).ok_or(Reason::TruncatedTransport)?;
@@ -296,9 +299,14 @@ pub(crate) fn transport<'a>(
 }
 
 /// Follows a UDP tunnel when one of the ports is a tunnel's (the lower port first, as Wireshark
-/// tries them). Returns `None` when the payload is not a tunnel or its inner packet does not decode.
+/// tries them). Returns `None` when the payload is not a tunnel, else what its inner packet gave.
 #[inline]
-fn udp_tunnel<'a>(cx: &mut Cx<'_>, sport: u16, dport: u16, d: &'a [u8]) -> Option<Packet<'a>> {
+fn udp_tunnel<'a>(
+    cx: &mut Cx<'_>,
+    sport: u16,
+    dport: u16,
+    d: &'a [u8],
+) -> Option<Result<Packet<'a>, Reason>> {
     let (lo, hi) = if sport <= dport {
         (sport, dport)
     } else {
@@ -327,10 +335,7 @@ fn udp_tunnel<'a>(cx: &mut Cx<'_>, sport: u16, dport: u16, d: &'a [u8]) -> Optio
         _ => None,
     };
     cx.depth -= 1;
-    match r {
-        Some(Ok(p)) => Some(p),
-        _ => None,
-    }
+    r
 }
 
 fn is_tunnel_port(p: u16) -> bool {
@@ -520,7 +525,10 @@ fn quoted(q: &[u8], v6: bool) -> Option<Packet<'static>> {
             return None;
         }
         let ihl = usize::from(b0 & 0x0f) * 4;
-        let h = q.get(..ihl.max(20))?;
+        if ihl < 20 {
+            return None;
+        }
+        let h = q.get(..ihl)?;
         if u16::from_be_bytes([h[6], h[7]]) & 0x1fff != 0 {
             // A non-first fragment has no transport header to quote.
             return None;

@@ -239,10 +239,7 @@ impl Reassembler {
     /// Adds a fragment; returns the datagram's packet (without payload) when this fragment
     /// completes it.
     pub fn add(&mut self, ev: FragEvent) -> Option<Packet<'static>> {
-        match self
-            .frags
-            .add(ev.key, ev.ts_ns, ev.offset, ev.len, ev.more, ev.head)
-        {
+        match self.frags.add(ev.key, ev.offset, ev.len, ev.more, ev.head) {
             frag::FragVerdict::Held => None,
             frag::FragVerdict::Complete(Ok(p)) => Some(frag::detach(p)),
             frag::FragVerdict::Complete(Err(r)) => {
@@ -300,17 +297,16 @@ impl Decoder {
             deferred: self.deferred.as_mut(),
             depth: 0,
         };
-        match link::decode_link(&mut cx, frame.link, frame.data) {
+        let result = link::decode_link(&mut cx, frame.link, frame.data);
+        if let Some(v) = self.deferred.as_mut() {
+            for ev in &mut v[before..] {
+                ev.wire_len = frame.orig_len;
+            }
+        }
+        match result {
             Ok(p) => Some(p),
             // Fragments are accounted for when the input ends (see `finish`).
-            Err(Reason::FragmentReassembled) => {
-                if let Some(v) = self.deferred.as_mut() {
-                    for ev in &mut v[before..] {
-                        ev.wire_len = frame.orig_len;
-                    }
-                }
-                None
-            }
+            Err(Reason::FragmentReassembled) => None,
             Err(r) => {
                 if r == Reason::UnsupportedLinkType {
                     *self.stats.unsupported_links.entry(frame.link).or_default() += 1;

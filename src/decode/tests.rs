@@ -368,3 +368,42 @@ proptest! {
         let _ = dec(1, &f);
     }
 }
+
+#[test]
+fn a_fragmented_datagram_inside_vxlan_counts_once_and_not_on_the_tunnel() {
+    let whole = udp(50000, 53, &[7u8; 40]);
+    let inner1 = eth(0x0800, &ipv4_frag(17, A, B, &whole[..24], 0, true, 9));
+    let inner2 = eth(0x0800, &ipv4_frag(17, A, B, &whole[24..], 24, false, 9));
+    let wrap = |inner: &[u8]| {
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend_from_slice(inner);
+        ipv4(17, [192, 0, 2, 1], [192, 0, 2, 2], &udp(49152, 4789, &vx))
+    };
+    let (f1, f2) = (wrap(&inner1), wrap(&inner2));
+    fn frame(data: &[u8]) -> Frame<'_> {
+        Frame {
+            ts_ns: 0,
+            data,
+            orig_len: data.len() as u32,
+            link: LinkType::RAW,
+            iface: 0,
+        }
+    }
+    let mut d = Decoder::new();
+    assert!(d.decode(&frame(&f1)).is_none(), "held, not a tunnel packet");
+    let p = d.decode(&frame(&f2)).unwrap();
+    assert_eq!((p.sport, p.dport), (50000, 53));
+    assert_eq!(d.finish().get(Reason::FragmentReassembled), 1);
+}
+
+#[test]
+fn an_icmp_error_quoting_a_header_shorter_than_twenty_bytes_is_not_a_flow_packet() {
+    let mut quoted = ipv4(17, A, B, &udp(50008, 123, b"x"));
+    quoted[0] = 0x40; // IHL 0
+    let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&quoted[..28]);
+    let frame = ipv4(1, B, A, &icmp);
+    let p = dec(101, &frame).0.unwrap();
+    assert!(p.icmp_error.is_none(), "read as a plain ICMP message");
+    assert_eq!(p.proto, IpProto::ICMP);
+}

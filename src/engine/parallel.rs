@@ -57,7 +57,9 @@ fn decode_chunk(cap: ChunkReader<'_>, chunk: &Chunk, parts: usize) -> ChunkOut {
             let mut input = FlowInput::new(&p, frame.ts_ns, frame.orig_len);
             input.tls = inspect_payload(&p, &mut names);
             recs[partition(&input.key, parts)].push((pos, input));
-        } else if dec.fragments_waiting() > 0 {
+        }
+        // Whatever the frame gave, the fragments it held are taken at its own position.
+        if dec.fragments_waiting() > 0 {
             for ev in dec.take_fragments() {
                 frags.push((pos, ev));
             }

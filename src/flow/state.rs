@@ -304,6 +304,10 @@ pub(super) fn conn_state(f: &Flow) -> ConnState {
     let os = f.ep[f.orig_side()];
     let rs = f.ep[f.resp_side()];
     if f.key.proto != IpProto::TCP {
+        // Zeek gives states to TCP and UDP only.
+        if f.key.proto != IpProto::UDP {
+            return ConnState::OTH;
+        }
         let oa = os != Inactive;
         let ra = rs != Inactive;
         return match (oa, ra) {

@@ -124,6 +124,7 @@ fn write_text(r: &AuditReport, strict: bool, w: &mut dyn Write) -> io::Result<()
     let res = &r.result;
     let n = |k| res.count(k);
     let fails = res.fails(strict);
+    let input_failed = !r.analysis.input_errors.is_empty();
     writeln!(
         w,
         "flowaudit audit: {} missing, {} blocked, {} unexpected, {} deprecated; {} ok, {} not observed",
@@ -137,7 +138,9 @@ fn write_text(r: &AuditReport, strict: bool, w: &mut dyn Write) -> io::Result<()
     writeln!(
         w,
         "verdict: {}",
-        if fails {
+        if input_failed {
+            "INPUT ERRORS (exit 2): some inputs could not be read at all; the results cover the rest"
+        } else if fails {
             "FINDINGS (exit 1)"
         } else if n(Kind::Deprecated) > 0 {
             "compliant, with deprecated paths (exit 0; --strict makes them findings)"
@@ -528,6 +531,13 @@ pub fn hosts_json(hosts: &HostTable) -> Vec<HostJson> {
 
 fn document(r: &AuditReport, strict: bool) -> serde_json::Value {
     let res = &r.result;
+    let (verdict, exit_code) = if !r.analysis.input_errors.is_empty() {
+        ("input-errors", 2)
+    } else if res.fails(strict) {
+        ("findings", 1)
+    } else {
+        ("compliant", 0)
+    };
     let mut summary = serde_json::Map::new();
     for k in Kind::ALL {
         summary.insert(k.as_str().to_string(), res.count(k).into());
@@ -544,8 +554,8 @@ fn document(r: &AuditReport, strict: bool) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "version": JSON_VERSION,
-        "verdict": if res.fails(strict) { "findings" } else { "compliant" },
-        "exit_code": if res.fails(strict) { 1 } else { 0 },
+        "verdict": verdict,
+        "exit_code": exit_code,
         "features": res.features.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
         "features_from": r.features_from,
         "rulesets": r.rulesets,

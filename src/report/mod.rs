@@ -98,7 +98,7 @@ impl From<&CaptureReport> for CaptureJson {
             first_seen_ns: s.first_ns,
             last_seen_ns: s.last_ns,
             duration_s: match (s.first_ns, s.last_ns) {
-                (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+                (Some(a), Some(b)) => b.saturating_sub(a) as f64 / 1e9,
                 _ => 0.0,
             },
             undecoded,

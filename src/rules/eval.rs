@@ -452,7 +452,7 @@ fn outcome_counts_all(e: &Edge) -> BTreeMap<&'static str, u64> {
 fn failure_evidence(e: &Edge) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in &e.failures {
-        let secs = (f.last_ns - f.first_ns) as f64 / 1e9;
+        let secs = f.last_ns.saturating_sub(f.first_ns) as f64 / 1e9;
         let attempts = if f.orig_packets > 1 {
             format!(", {} attempts over {secs:.1} s", f.orig_packets)
         } else {
@@ -573,6 +573,23 @@ fn judged(s: &Host, d: &Host) -> bool {
     onprem_origin || server_resp || user_to_role
 }
 
+/// Local-link and background protocols (DECISIONS 13): known background whatever rule files are
+/// loaded, so that replacing the shipped rules never turns them into findings. Rule files may add
+/// more with `[[background]]`.
+const BUILTIN_BACKGROUND: [(super::ProtoSel, u16, u16, &str); 6] = [
+    (
+        super::ProtoSel::Udp,
+        137,
+        138,
+        "NetBIOS name and datagram services",
+    ),
+    (super::ProtoSel::TcpUdp, 5355, 5355, "LLMNR"),
+    (super::ProtoSel::Udp, 5353, 5353, "mDNS"),
+    (super::ProtoSel::Udp, 1900, 1900, "SSDP"),
+    (super::ProtoSel::Udp, 67, 68, "DHCP"),
+    (super::ProtoSel::Udp, 546, 547, "DHCPv6"),
+];
+
 /// The background kind of an edge, if it is known background.
 fn background(e: &Edge, rules: &RuleSet) -> Option<String> {
     let p = e.key.proto;
@@ -591,6 +608,13 @@ fn background(e: &Edge, rules: &RuleSet) -> Option<String> {
     }
     if e.key.resp.is_multicast_or_broadcast() {
         return Some("multicast and broadcast".into());
+    }
+    if let Some(name) = BUILTIN_BACKGROUND
+        .iter()
+        .find(|(proto, lo, hi, _)| proto.admits(p) && (*lo..=*hi).contains(&e.key.port))
+        .map(|b| b.3)
+    {
+        return Some(name.into());
     }
     rules
         .background
