@@ -462,11 +462,9 @@ impl FlowTable {
                 let o = o.into_mut();
                 let ended = self.folding.is_some() && has_ended(o, ts);
                 if ended || (bare_syn && is_reuse(o, side, p.seq)) {
-                    let orig = if ended && p.icmp.is_none() {
-                        p.orig_hint
-                    } else {
-                        p.side
-                    };
+                    // A new connection by port reuse is opened by the SYN's sender; a flow after
+                    // an ended one is judged from its first packet, like any new flow.
+                    let orig = if ended { p.orig_hint } else { p.side };
                     let old = std::mem::replace(o, Flow::new(key, orig, ts));
                     match self.folding.as_mut() {
                         Some(fold) => fold.edges.absorb(&old),
@@ -475,14 +473,9 @@ impl FlowTable {
                 }
                 o
             }
-            Entry::Vacant(v) => {
-                let orig = if p.icmp.is_some() {
-                    p.side
-                } else {
-                    p.orig_hint
-                };
-                v.insert(Flow::new(key, orig, ts))
-            }
+            // An ICMP error that opens a flow is judged from the header it quotes, so a late
+            // reply met by port unreachable stays the client's flow.
+            Entry::Vacant(v) => v.insert(Flow::new(key, p.orig_hint, ts)),
         };
         if let Some(err) = p.icmp {
             // The error travels towards the quoted packet's sender.

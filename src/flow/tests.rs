@@ -329,3 +329,22 @@ fn edges_come_out_sorted_by_key() {
     assert_eq!(v.len(), flows.len());
     assert!(v.windows(2).all(|w| w[0].key < w[1].key));
 }
+
+#[test]
+fn an_icmp_error_about_a_late_reply_keeps_the_client_as_originator() {
+    // The DC's DNS reply (53 -> 50000) reaches a closed port; the client answers port unreachable.
+    let mut t = FlowTable::new();
+    let mut e = pkt(false, IpProto::UDP, 0, 0, 0);
+    e.sport = 53;
+    e.dport = 50000;
+    e.icmp_error = Some(IcmpError {
+        v6: false,
+        kind: 3,
+        code: 3,
+        reporter: Addr::v4(C),
+    });
+    t.add(&e, 10, 70);
+    let f = t.into_sorted();
+    assert_eq!(f[0].src(), (Addr::v4(C), 50000));
+    assert_eq!(f[0].dst(), (Addr::v4(S), 53));
+}
