@@ -262,6 +262,8 @@ pub const CLOSED_LINGER_NS: i64 = 5_000_000_000;
 pub const TCP_IDLE_NS: i64 = 300_000_000_000;
 /// How long a UDP (or other) flow may be idle before it is taken as ended, in folding mode.
 pub const UDP_IDLE_NS: i64 = 120_000_000_000;
+/// How far behind the latest packet a sweep looks, in folding mode.
+const SWEEP_MARGIN_NS: i64 = 60_000_000_000;
 /// Packets between two sweeps for ended flows, in folding mode.
 const SWEEP_EVERY: u32 = 1 << 16;
 
@@ -372,7 +374,7 @@ impl FlowTable {
         let Some(fold) = self.folding.as_mut() else {
             return;
         };
-        fold.last_sweep = now;
+        fold.last_sweep = fold.now;
         let edges = &mut fold.edges;
         self.open.retain(|_, f| {
             if has_ended(f, now) {
@@ -445,7 +447,11 @@ impl FlowTable {
             if fold.since_sweep >= SWEEP_EVERY.max(self.open.len() as u32)
                 && fold.now.saturating_sub(fold.last_sweep) >= CLOSED_LINGER_NS
             {
-                let now = fold.now;
+                // Sweep as of a minute ago: a flow folded then would also have ended for any
+                // packet less than a minute out of order, so when (and in which partition) sweeps
+                // happen never changes the results, even where timestamps step back (overlapping
+                // interfaces or files).
+                let now = fold.now.saturating_sub(SWEEP_MARGIN_NS);
                 self.sweep(now);
             }
         }
