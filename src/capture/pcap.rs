@@ -11,7 +11,6 @@ use crate::model::LinkType;
 
 /// Field offsets of the file header.
 mod field {
-    pub const MAGIC: core::ops::Range<usize> = 0..4;
     pub const VERSION_MAJOR: core::ops::Range<usize> = 4..6;
     pub const SNAPLEN: core::ops::Range<usize> = 16..20;
     pub const LINKTYPE: core::ops::Range<usize> = 20..24;
@@ -57,7 +56,6 @@ impl PcapParser {
         } else {
             return Err(CaptureErrorKind::NotACapture { magic: m });
         };
-        let _ = field::MAGIC;
         let rd16 = |r: core::ops::Range<usize>| {
             let b = [h[r.start], h[r.start + 1]];
             if big_endian {

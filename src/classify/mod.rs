@@ -131,15 +131,14 @@ pub fn classify(
     //    address or a host name before a range, a narrower range before a wider one.
     let mut in_inventory: BTreeSet<Addr> = BTreeSet::new();
     if let Some(inv) = inventory {
-        for (i, h) in inv.hosts.iter().enumerate() {
-            let label = inventory_label(h, inv);
+        for h in &inv.hosts {
+            let label = inventory_label(h);
             t.units.push(Unit {
                 label,
                 roles: h.roles.clone(),
                 addrs: Vec::new(),
                 from_inventory: true,
             });
-            let _ = i;
         }
         let addrs: Vec<Addr> = t.hosts.keys().copied().collect();
         for a in addrs {
@@ -338,7 +337,7 @@ pub fn classify(
     t
 }
 
-fn inventory_label(h: &InventoryHost, _inv: &Inventory) -> String {
+fn inventory_label(h: &InventoryHost) -> String {
     let roles: Vec<&str> = h.roles.iter().map(|r| r.as_str()).collect();
     let addrs: Vec<String> = h
         .addrs

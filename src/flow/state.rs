@@ -143,9 +143,6 @@ enum Letter {
 }
 
 impl Letter {
-    fn char(self) -> u8 {
-        b"SHADFRIQ"[self as usize]
-    }
     /// S and H share one "seen" bit per side, as in Zeek.
     fn seen_bit(self) -> u8 {
         match self {
@@ -215,7 +212,6 @@ pub(super) fn tcp_packet(f: &mut Flow, side: usize, flags: u8, payload_len: u32)
     if let Some(l) = letter {
         f.history.record(side, l);
     }
-    let _ = Letter::char;
 
     let peer = 1 - side;
     let is_orig = side == f.orig_side();
@@ -331,7 +327,7 @@ pub(super) fn conn_state(f: &Flow) -> ConnState {
         }
     } else if os == Reset {
         if r_inact {
-            if history_is_rstos0(&f.history(), f) {
+            if history_is_rstos0(&f.history()) {
                 ConnState::RSTOS0
             } else {
                 ConnState::OTH
@@ -364,7 +360,7 @@ pub(super) fn conn_state(f: &Flow) -> ConnState {
 
 /// Zeek's RSTOS0 test: the history is an originator SYN, then anything but originator
 /// H/A/F/I/Q, then an originator RST.
-fn history_is_rstos0(h: &str, _f: &Flow) -> bool {
+fn history_is_rstos0(h: &str) -> bool {
     let Some(rest) = h.strip_prefix('S') else {
         return false;
     };
