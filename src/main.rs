@@ -381,49 +381,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let p = policy.load()?;
             let (r, input_failed) = audit_captures(p, &paths, threads);
             let mut out = io::BufWriter::new(io::stdout().lock());
-            match format {
-                AuditFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &report::audit::hosts_json(&r.hosts))?;
-                    writeln!(out)?;
-                }
-                _ => {
-                    writeln!(out, "{:<40} {:<24} {:<9} evidence", "host", "roles", "unit")?;
-                    for h in r.hosts.hosts.values() {
-                        if h.roles.is_empty() {
-                            continue;
-                        }
-                        let roles: Vec<&str> = h.role_list().iter().map(|r| r.as_str()).collect();
-                        let first = h
-                            .roles
-                            .values()
-                            .flatten()
-                            .next()
-                            .cloned()
-                            .unwrap_or_default();
-                        writeln!(
-                            out,
-                            "{:<40} {:<24} {:<9} {first}",
-                            h.addr.to_string(),
-                            roles.join("+"),
-                            if h.unit.is_some_and(|u| r.hosts.units[u].from_inventory) {
-                                "inventory"
-                            } else {
-                                "inferred"
-                            },
-                        )?;
-                        for e in h.roles.values().flatten().skip(1).take(3) {
-                            writeln!(out, "{:<40} {:<24} {:<9} {e}", "", "", "")?;
-                        }
-                    }
-                    let unknown = r
-                        .hosts
-                        .hosts
-                        .values()
-                        .filter(|h| h.roles.is_empty())
-                        .count();
-                    writeln!(out, "({unknown} other hosts have no role)")?;
-                }
-            }
+            report::roles::write(&r.hosts, format, &mut out)?;
             out.flush()?;
             Ok(if input_failed {
                 ExitCode::from(2)

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod flows;
+pub mod roles;
 pub mod rules;
 
 use crate::engine::{Analysis, CaptureReport};
